@@ -1,0 +1,39 @@
+// The error policy of secure-api, written down once.
+//
+// Expected failures (a file that does not parse, a CA that answers 500, a bad
+// config value) are values: functions return Result<T>, whose error carries
+// the cause and the context as one readable line. The layer that decides what
+// to do with a failure logs it, once; lower layers only return it.
+//
+// Exceptions are for bugs and for fatal start-up conditions, and they never
+// cross a C callback: every callback handed to a C library is noexcept.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <utility>
+
+namespace secure_api {
+
+struct Error {
+    std::string message; // one line, user-supplied values in quotes
+    std::string name;    // optional stable machine-readable kind, e.g. "KeyMismatch"
+
+    Error() = default;
+    explicit Error(std::string msg, std::string kind = {})
+        : message(std::move(msg)), name(std::move(kind)) {}
+
+    // Prefix the message with what was being done: "loading '/x': <cause>".
+    Error context(const std::string& what) const& { return Error(what + ": " + message, name); }
+};
+
+template <typename T> using Result = std::expected<T, Error>;
+
+inline std::unexpected<Error> fail(std::string message, std::string kind = {}) {
+    return std::unexpected(Error(std::move(message), std::move(kind)));
+}
+
+// Quote a user-supplied value for a log line or error message.
+std::string quoted(std::string_view value);
+
+} // namespace secure_api
