@@ -33,7 +33,10 @@ inline std::unexpected<Error> fail(std::string message, std::string kind = {}) {
     return std::unexpected(Error(std::move(message), std::move(kind)));
 }
 
-// Quote a user-supplied value for a log line or error message.
+// Quote a user-supplied value for a log line or error message. The
+// std::string overload keeps std::quoted (found by argument-dependent
+// lookup) out of the way.
 std::string quoted(std::string_view value);
+inline std::string quoted(const std::string& value) { return quoted(std::string_view(value)); }
 
 } // namespace secure_api

@@ -38,6 +38,9 @@ struct CertInfo {
 
 CertInfo describe(gnutls_x509_crt_t cert);
 
+// "2027-03-01 12:00:00 UTC"
+std::string format_utc(Clock::time_point when);
+
 // Checks, in this order, each failing with the Error name given:
 // key matches the leaf ("KeyMismatch"), not expired ("Expired"), already
 // valid ("NotYetValid"), and the leaf covers every name ("NamesNotCovered").
