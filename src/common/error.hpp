@@ -38,5 +38,6 @@ inline std::unexpected<Error> fail(std::string message, std::string kind = {}) {
 // lookup) out of the way.
 std::string quoted(std::string_view value);
 inline std::string quoted(const std::string& value) { return quoted(std::string_view(value)); }
+inline std::string quoted(const char* value) { return quoted(std::string_view(value)); }
 
 } // namespace secure_api

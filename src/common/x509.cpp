@@ -265,7 +265,15 @@ Result<tls::X509Cert> self_signed(gnutls_x509_privkey_t key, const std::vector<s
             return std::unexpected(added.error());
     if (int rc = gnutls_x509_crt_sign2(cert.get(), cert.get(), key, GNUTLS_DIG_SHA256, 0); rc < 0)
         return std::unexpected(tls::gnutls_error("signing the placeholder certificate", rc));
-    return cert;
+    // Read back what was signed: a certificate under construction does not
+    // answer every query about itself.
+    auto pem = cert_to_pem(cert.get());
+    if (!pem)
+        return std::unexpected(pem.error());
+    auto chain = chain_from_pem(*pem);
+    if (!chain)
+        return std::unexpected(chain.error());
+    return std::move(chain->front());
 }
 
 std::string format_utc(Clock::time_point when) { return format_time(when); }
