@@ -51,6 +51,13 @@ void write_journal(Priority priority, std::string_view message, std::string_view
         write_stderr(priority, message);
 }
 
+// SECURE_API_LOG_LEVEL=debug shows debug records; the default stops at info.
+Priority threshold() {
+    const char* level = std::getenv("SECURE_API_LOG_LEVEL");
+    return level != nullptr && std::string_view(level) == "debug" ? Priority::debug
+                                                                  : Priority::info;
+}
+
 } // namespace
 
 bool to_journal() {
@@ -60,6 +67,9 @@ bool to_journal() {
 
 void write(Priority priority, std::string_view message, std::string_view message_id,
            std::initializer_list<Field> fields) {
+    static const Priority shown = threshold();
+    if (priority > shown)
+        return;
     if (to_journal())
         write_journal(priority, message, message_id, fields);
     else

@@ -174,7 +174,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
         {MHD_OPTION_END, 0, nullptr},
     };
     server->daemon_ = MHD_start_daemon(
-        flags, 0, nullptr, nullptr, &Callbacks::access, server.get(), MHD_OPTION_LISTEN_SOCKET,
+        flags, 0, nullptr, nullptr, &Callbacks::access, server.get(), MHD_OPTION_EXTERNAL_LOGGER,
+        &Callbacks::log, nullptr, MHD_OPTION_LISTEN_SOCKET,
         listener.get(), MHD_OPTION_THREAD_POOL_SIZE, limits.threads,
         MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -182,7 +183,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
         limits.memory_limit, MHD_OPTION_URI_LOG_CALLBACK, &Callbacks::request_start,
         server.get(), MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::request_done, server.get(),
         MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::connection, server.get(),
-        MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::log, nullptr, MHD_OPTION_ARRAY,
+        MHD_OPTION_ARRAY,
         tls != nullptr ? tls_options : tls_options + 2, MHD_OPTION_END);
     if (server->daemon_ == nullptr) {
         server->listener_ = -1;
