@@ -236,8 +236,6 @@ def main():
             expect(daemon.alive(), f'daemon died: {daemon.daemon_stderr()[-500:]}')
         daemon.stop()
         configured_headers(report, sandbox)
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

@@ -94,8 +94,6 @@ def main():
             time.sleep(0.3)
             expect_eq(daemon.served_serial(), newest.serial, 'served serial a moment later')
             expect(daemon.alive(), 'daemon exited')
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

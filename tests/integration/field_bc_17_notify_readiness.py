@@ -117,8 +117,6 @@ def main():
                 expect_eq(code, harness.EX_CONFIG, 'exit status')
                 readies = [m for m in daemon.notify.snapshot() if m[1].get('READY') == '1']
                 expect_eq(readies, [], 'READY=1 messages from a daemon with a bad configuration')
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

@@ -123,8 +123,6 @@ def main():
         run_twice(report, sandbox, harness.free_port(), harness.free_port())
         unknown_name(report, sandbox)
         self_bound(report, sandbox)
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

@@ -117,8 +117,6 @@ def main():
             expect(seconds <= 2.0, f'READY=1 came {seconds:.2f} s after start (limit 2 s)')
             expect_placeholder(sandbox, daemon, harness.DOMAIN)
             daemon.stop()
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

@@ -93,8 +93,6 @@ def main():
             expect_eq(conn.read_response().status, 200, 'second (/health) status')
             expect_eq(conn.read_response().status, 404, 'third (unknown challenge) status')
             conn.close()
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

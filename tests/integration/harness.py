@@ -69,9 +69,10 @@ class Report:
         self.skipped = []
 
     @contextlib.contextmanager
-    def case(self, title, sandbox=None):
+    def case(self, title):
         log(f'--- {title}')
         started = time.monotonic()
+        daemons_before = {sandbox: len(sandbox.daemons) for sandbox in Sandbox.active}
         try:
             yield
         except Skip as skip:
@@ -84,8 +85,8 @@ class Report:
             log(f'FAIL {title}: {detail}')
             if not isinstance(error, AssertionError):
                 traceback.print_exc(file=sys.stdout)
-            if sandbox is not None:
-                sandbox.dump_logs()
+            for sandbox in Sandbox.active:
+                sandbox.after_failed_case(daemons_before.get(sandbox, 0))
             return
         self.passed.append(title)
         log(f'ok   {title} ({time.monotonic() - started:.2f} s)')
@@ -770,6 +771,11 @@ class Daemon:
     def signal(self, signum):
         os.kill(self.pid, signum)
 
+    def kill(self):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.wait_exit(5)
+
     def stop(self, timeout=15):
         """SIGTERM and wait: the exit status (None if it did not exit in time)."""
         if self.alive():
@@ -810,10 +816,13 @@ class Daemon:
 
 
 class Sandbox:
+    active = []
+
     def __init__(self, name='secure-apid'):
         self.name = name
 
     def __enter__(self):
+        Sandbox.active.append(self)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix=f'{self.name}-'))
         self.processes = Processes()
         self.listeners = []
@@ -829,8 +838,9 @@ class Sandbox:
         return self
 
     def __exit__(self, kind, value, tb):
+        Sandbox.active.remove(self)
         if kind is not None:
-            self.dump_logs()
+            self.dump_logs(self.daemons)
         self.processes.kill_all()
         for listener in self.listeners:
             listener.close()
@@ -840,8 +850,16 @@ class Sandbox:
             shutil.rmtree(self.dir, ignore_errors=True)
         return False
 
-    def dump_logs(self):
-        for daemon in self.daemons:
+    def after_failed_case(self, first):
+        """Show the logs of the daemons a failed case started (or of the one it used) and kill
+        those still running, so the next case starts clean (and can own the bus name)."""
+        started = self.daemons[first:]
+        self.dump_logs(started or self.daemons[-1:])
+        for daemon in started:
+            daemon.kill()
+
+    def dump_logs(self, daemons):
+        for daemon in daemons:
             text = daemon.stderr()[-3000:]
             log(f'  daemon #{daemon.index} (pid {daemon.pid}) stderr:')
             for line in text.splitlines():

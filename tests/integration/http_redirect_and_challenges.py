@@ -186,8 +186,6 @@ def main():
             expect(daemon.alive(), f'daemon died: {daemon.daemon_stderr()[-500:]}')
         daemon.stop()
         https_port_setting(report, sandbox)
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 

@@ -184,8 +184,6 @@ def main():
         with report.case('daemon still running with the same PID'):
             expect(daemon.alive(), f'daemon died: {daemon.daemon_stderr()[-500:]}')
             expect_eq(sandbox.bus.owner_pid(), daemon.pid, 'PID owning the bus name')
-        if report.failures:
-            sandbox.dump_logs()
     report.finish()
 
 
