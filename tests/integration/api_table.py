@@ -141,7 +141,8 @@ def tls_settings(report, daemon, sandbox):
     root = sandbox.pki.root
 
     def gnutls(*args):
-        return harness.run(['gnutls-cli', f'--x509cafile={root}', f'--sni-hostname={harness.DOMAIN}',
+        return harness.run(['gnutls-cli', f'--x509cafile={root}',
+                            f'--sni-hostname={harness.DOMAIN}',
                             f'--verify-hostname={harness.DOMAIN}', '-p', port] + list(args)
                            + ['127.0.0.1'], timeout=15)
 

@@ -70,23 +70,27 @@ def main():
             conn.close()
         with report.case('a request split across two TLS writes in the middle of a header'):
             conn = daemon.tls()
-            raw = harness.request_bytes('GET', '/square/8') + harness.request_bytes('GET', '/square/9')
+            raw = (harness.request_bytes('GET', '/square/8') +
+                   harness.request_bytes('GET', '/square/9'))
             conn.send(raw[:20])
             conn.send(raw[20:])
-            expect_answers(conn, [('GET', '/square/8', 200, b'64'), ('GET', '/square/9', 200, b'81')])
+            expect_answers(conn, [('GET', '/square/8', 200, b'64'),
+                                  ('GET', '/square/9', 200, b'81')])
             conn.close()
         with report.case('pipelined requests ending with Connection: close -> answers, then close'):
             conn = daemon.tls()
             conn.send(harness.request_bytes('GET', '/square/4') +
                       harness.request_bytes('GET', '/square/5', headers=['Connection: close']))
-            expect_answers(conn, [('GET', '/square/4', 200, b'16'), ('GET', '/square/5', 200, b'25')])
+            expect_answers(conn, [('GET', '/square/4', 200, b'16'),
+                                  ('GET', '/square/5', 200, b'25')])
             expect(harness.wait_closed(conn.sock, 3) is not None,
                    'connection left open after Connection: close')
             conn.close()
         with report.case('pipelining on the plain HTTP port (redirect, health, challenge 404)'):
             conn = daemon.plain()
-            conn.send(harness.request_bytes('GET', '/a?b=c') + harness.request_bytes('GET', '/health')
-                      + harness.request_bytes('GET', '/.well-known/acme-challenge/none'))
+            conn.send(harness.request_bytes('GET', '/a?b=c') +
+                      harness.request_bytes('GET', '/health') +
+                      harness.request_bytes('GET', '/.well-known/acme-challenge/none'))
             first = conn.read_response()
             expect_eq((first.status, first.header('location')),
                       (301, f'https://{harness.DOMAIN}:{daemon.https_port}/a?b=c'), 'first')

@@ -110,9 +110,10 @@ def in_flight(report, sandbox):
         expect(result in ('refused', 'closed', '503'),
                f'a connection opened after SIGTERM was {result}')
         reader.join(timeout=30)
-        expect('error' not in outcome,
-               f'request in flight at SIGTERM failed: {harness.error_text(outcome.get("error", ""))}'
-               f' after {outcome["reader"].received} bytes')
+        error = outcome.get('error')
+        expect(error is None, f'request in flight at SIGTERM failed: '
+                              f'{error and harness.error_text(error)} after '
+                              f'{outcome["reader"].received} bytes')
         response = outcome['response']
         expect_eq(response.status, 200, 'HTTP status of the request in flight')
         expect_eq(len(response.body), len(square), 'length of the body received')

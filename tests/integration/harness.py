@@ -328,7 +328,7 @@ class Pki:
 
     def leaf(self, name, dns=(DOMAIN, 'localhost'), ips=('127.0.0.1', '::1'), valid_from=-1,
              valid_until=30, mismatched_key=False):
-        """A leaf valid from now+valid_from days to now+valid_until days (days may be fractional)."""
+        """A leaf valid from now + valid_from days to now + valid_until days."""
         directory = self.dir / name
         directory.mkdir()
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -610,7 +610,7 @@ class NotifyListener:
                 self.lock.notify_all()
 
     def wait_for(self, key, value=None, timeout=5.0, after=0):
-        """First message at index >= after that has key (with value if given): (index, time, fields)."""
+        """First message at index >= after with key (and value if given): (index, time, fields)."""
         deadline = time.monotonic() + timeout
         with self.lock:
             while True:

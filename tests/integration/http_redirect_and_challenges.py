@@ -34,11 +34,13 @@ def redirects(report, daemon):
         ('GET', '/some/path?x=1&y=two', harness.DOMAIN,
          f'https://{harness.DOMAIN}:{https}/some/path?x=1&y=two'),
         ('GET', '/', f'{harness.DOMAIN}:8080', f'https://{harness.DOMAIN}:{https}/'),
-        ('GET', '/square/15', f'127.0.0.1:{daemon.http_port}', f'https://127.0.0.1:{https}/square/15'),
+        ('GET', '/square/15', f'127.0.0.1:{daemon.http_port}',
+         f'https://127.0.0.1:{https}/square/15'),
         ('GET', '/a', '[::1]:80', f'https://[::1]:{https}/a'),
         ('GET', '/a', '[::1]', f'https://[::1]:{https}/a'),
         ('GET', '/x?', harness.DOMAIN, f'https://{harness.DOMAIN}:{https}/x'),
-        ('HEAD', '/some/path?q=1', harness.DOMAIN, f'https://{harness.DOMAIN}:{https}/some/path?q=1'),
+        ('HEAD', '/some/path?q=1', harness.DOMAIN,
+         f'https://{harness.DOMAIN}:{https}/some/path?q=1'),
         ('POST', '/form', harness.DOMAIN, f'https://{harness.DOMAIN}:{https}/form'),
     ]
     for method, path, host, location in rows:
