@@ -114,8 +114,8 @@ Result<AccountKey> AccountKey::from_privkey(tls::PrivKey key) {
 Result<std::string> AccountKey::sign(std::string_view signing_input) const {
     const gnutls_datum_t data = tls::borrow(signing_input);
     tls::Datum signature;
-    const int rc = gnutls_privkey_sign_data(key_.get(), GNUTLS_DIG_SHA256, 0, &data,
-                                            signature.out());
+    const int rc =
+        gnutls_privkey_sign_data(key_.get(), GNUTLS_DIG_SHA256, 0, &data, signature.out());
     if (rc < 0) {
         return std::unexpected(tls::gnutls_error("signing with the account key", rc));
     }

@@ -54,7 +54,8 @@ Result<std::string> base64url_decode(std::string_view text) {
     for (char c : text) {
         const int8_t value = decode_table[static_cast<unsigned char>(c)];
         if (value < 0) {
-            return fail("base64url text " + secure_api::quoted(text) + " contains the invalid character " +
+            return fail("base64url text " + secure_api::quoted(text) +
+                        " contains the invalid character " +
                         secure_api::quoted(std::string_view(&c, 1)));
         }
         buffer = (buffer << 6) | static_cast<uint32_t>(value);

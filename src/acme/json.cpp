@@ -26,8 +26,7 @@ Result<Json> parse_json(std::string_view text, std::string_view what) {
     return value;
 }
 
-Result<std::string> string_member(const Json& object, std::string_view key,
-                                  std::string_view what) {
+Result<std::string> string_member(const Json& object, std::string_view key, std::string_view what) {
     const Json* member = find_member(object, key);
     if (member == nullptr) {
         return fail(member_name(key, what) + " is missing");
@@ -38,8 +37,7 @@ Result<std::string> string_member(const Json& object, std::string_view key,
     return member->get<std::string>();
 }
 
-Result<std::optional<std::string>> optional_string_member(const Json& object,
-                                                          std::string_view key,
+Result<std::optional<std::string>> optional_string_member(const Json& object, std::string_view key,
                                                           std::string_view what) {
     const Json* member = find_member(object, key);
     if (member == nullptr || member->is_null()) {

@@ -19,12 +19,10 @@ using Json = nlohmann::json;
 Result<Json> parse_json(std::string_view text, std::string_view what);
 
 // A required string member.
-Result<std::string> string_member(const Json& object, std::string_view key,
-                                  std::string_view what);
+Result<std::string> string_member(const Json& object, std::string_view key, std::string_view what);
 
 // An optional string member: absent or null gives nullopt; another type is an error.
-Result<std::optional<std::string>> optional_string_member(const Json& object,
-                                                          std::string_view key,
+Result<std::optional<std::string>> optional_string_member(const Json& object, std::string_view key,
                                                           std::string_view what);
 
 // A required array of strings (an empty array is allowed).

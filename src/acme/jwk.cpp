@@ -24,14 +24,15 @@ Result<Json> ec_jwk(gnutls_pubkey_t key) {
     gnutls_ecc_curve_t curve{};
     tls::Datum x;
     tls::Datum y;
-    const int rc = gnutls_pubkey_export_ecc_raw2(key, &curve, x.out(), y.out(),
-                                                 GNUTLS_EXPORT_FLAG_NO_LZ);
+    const int rc =
+        gnutls_pubkey_export_ecc_raw2(key, &curve, x.out(), y.out(), GNUTLS_EXPORT_FLAG_NO_LZ);
     if (rc < 0) {
         return std::unexpected(tls::gnutls_error("exporting the EC public key", rc));
     }
     if (curve != GNUTLS_ECC_CURVE_SECP256R1) {
         return fail(std::string("the EC account key uses the curve ") +
-                    secure_api::quoted(std::string_view(gnutls_ecc_curve_get_name(curve))) + "; only P-256 is supported");
+                    secure_api::quoted(std::string_view(gnutls_ecc_curve_get_name(curve))) +
+                    "; only P-256 is supported");
     }
     return Json{{"kty", "EC"},
                 {"crv", "P-256"},
@@ -46,7 +47,8 @@ Result<Json> rsa_jwk(gnutls_pubkey_t key) {
     if (rc < 0) {
         return std::unexpected(tls::gnutls_error("exporting the RSA public key", rc));
     }
-    return Json{{"kty", "RSA"}, {"n", base64url_encode(n.view())}, {"e", base64url_encode(e.view())}};
+    return Json{
+        {"kty", "RSA"}, {"n", base64url_encode(n.view())}, {"e", base64url_encode(e.view())}};
 }
 
 Result<Json> required_members(const Json& jwk) {
