@@ -2,7 +2,9 @@
 
 namespace secure_api::acme {
 
-Identifier dns_identifier(std::string name) { return Identifier{"dns", std::move(name)}; }
+Identifier dns_identifier(std::string name) {
+    return Identifier{"dns", std::move(name)};
+}
 
 Json to_json(const Identifier& identifier) {
     return Json{{"type", identifier.type}, {"value", identifier.value}};

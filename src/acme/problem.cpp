@@ -39,7 +39,7 @@ Result<std::vector<Subproblem>> subproblems_from_json(const Json& document) {
         return subs;
     }
     if (!it->is_array()) {
-        return fail("the problem document member \"subproblems\" is not an array");
+        return fail("the problem document member 'subproblems' is not an array");
     }
     for (const Json& item : *it) {
         auto sub = subproblem_from_json(item);
@@ -125,6 +125,8 @@ std::string describe(const Problem& problem) {
     return one_line(std::move(out));
 }
 
-Error problem_error(const Problem& problem) { return Error(describe(problem), problem.type); }
+Error problem_error(const Problem& problem) {
+    return Error(describe(problem), problem.type);
+}
 
 } // namespace secure_api::acme

@@ -87,8 +87,8 @@ std::optional<Clock::time_point> to_time_point(const Fields& f) {
     if (!date.ok() || f.hour > 23 || f.minute > 59 || f.second > 60) {
         return std::nullopt;
     }
-    return time_point_cast<Clock::duration>(sys_days{date} + hours{f.hour} +
-                                            minutes{f.minute} + seconds{f.second});
+    return time_point_cast<Clock::duration>(sys_days{date} + hours{f.hour} + minutes{f.minute} +
+                                            seconds{f.second});
 }
 
 // "Sun, 06 Nov 1994 08:49:37 GMT"

@@ -1,0 +1,76 @@
+#include "acme/problem.hpp"
+
+#include <gtest/gtest.h>
+
+namespace secure_api::acme {
+namespace {
+
+// RFC 8555 §6.7.1's example, with a line break in a detail.
+constexpr const char* compound = R"({
+    "type": "urn:ietf:params:acme:error:malformed",
+    "detail": "Some of the identifiers requested were rejected",
+    "status": 400,
+    "subproblems": [
+        {
+            "type": "urn:ietf:params:acme:error:malformed",
+            "detail": "Invalid underscore in DNS name \"_example.org\"",
+            "identifier": {"type": "dns", "value": "_example.org"}
+        },
+        {
+            "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+            "detail": "This CA will not issue\nfor \"example.net\"",
+            "identifier": {"type": "dns", "value": "example.net"}
+        }
+    ]
+})";
+
+TEST(Problem, ParsesTypeDetailStatusAndSubproblems) {
+    auto problem = parse_problem(compound);
+    ASSERT_TRUE(problem) << problem.error().message;
+    EXPECT_EQ(problem->type, "urn:ietf:params:acme:error:malformed");
+    EXPECT_EQ(problem->detail, "Some of the identifiers requested were rejected");
+    EXPECT_EQ(problem->status, 400);
+    ASSERT_EQ(problem->subproblems.size(), 2u);
+    EXPECT_EQ(problem->subproblems[1].type, "urn:ietf:params:acme:error:rejectedIdentifier");
+    EXPECT_EQ(problem->subproblems[1].identifier, dns_identifier("example.net"));
+    EXPECT_TRUE(is_acme_error(*problem, "malformed"));
+    EXPECT_FALSE(is_acme_error(*problem, "badNonce"));
+}
+
+TEST(Problem, ErrorIsNamedAfterTheTypeAndSaysEverythingOnOneLine) {
+    auto problem = parse_problem(compound);
+    ASSERT_TRUE(problem);
+    const Error error = problem_error(*problem);
+    EXPECT_EQ(error.name, "urn:ietf:params:acme:error:malformed");
+    EXPECT_EQ(error.message.find('\n'), std::string::npos);
+    for (const char* part :
+         {"urn:ietf:params:acme:error:malformed", "Some of the identifiers requested were rejected",
+          "HTTP 400", "dns '_example.org'", "dns 'example.net'",
+          "urn:ietf:params:acme:error:rejectedIdentifier", "This CA will not issue for"}) {
+        EXPECT_NE(error.message.find(part), std::string::npos) << part << " in " << error.message;
+    }
+}
+
+TEST(Problem, RateLimitedKeepsItsTypeAsTheErrorName) {
+    auto problem = parse_problem(R"({"type":"urn:ietf:params:acme:error:rateLimited",
+        "detail":"too many certificates already issued"})");
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem_error(*problem).name, "urn:ietf:params:acme:error:rateLimited");
+    EXPECT_FALSE(problem->status);
+}
+
+TEST(Problem, AMissingTypeIsAboutBlank) {
+    auto problem = parse_problem(R"({"detail":"no type"})");
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->type, "about:blank");
+}
+
+TEST(Problem, RejectsDocumentsThatAreNotProblems) {
+    EXPECT_FALSE(parse_problem("<html>502 Bad Gateway</html>"));
+    EXPECT_FALSE(parse_problem("[]"));
+    EXPECT_FALSE(parse_problem(R"({"type": 7})"));
+    EXPECT_FALSE(parse_problem(R"({"type":"x","subproblems":{}})"));
+}
+
+} // namespace
+} // namespace secure_api::acme
