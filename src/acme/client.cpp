@@ -52,8 +52,8 @@ Error response_error(const std::string& method, const HttpResponse& response) {
                  "HttpStatus");
 }
 
-Client::Client(std::string directory_url, Directory directory, AccountKey key,
-               Transport transport, ClientOptions options)
+Client::Client(std::string directory_url, Directory directory, AccountKey key, Transport transport,
+               ClientOptions options)
     : directory_url_(std::move(directory_url)), directory_(std::move(directory)),
       key_(std::move(key)), transport_(std::move(transport)), options_(std::move(options)) {}
 
@@ -69,7 +69,8 @@ Result<Client> Client::connect(const std::string& directory_url, AccountKey key,
     }
     auto directory = parse_directory(response->body);
     if (!directory) {
-        return std::unexpected(directory.error().context("reading " + secure_api::quoted(directory_url)));
+        return std::unexpected(
+            directory.error().context("reading " + secure_api::quoted(directory_url)));
     }
     Client client(directory_url, std::move(*directory), std::move(key), std::move(*transport),
                   std::move(options));

@@ -9,7 +9,7 @@ constexpr std::string_view meta_what = "the ACME directory's meta object";
 
 Result<void> read_meta(const Json& meta, Directory& out) {
     if (!meta.is_object()) {
-        return fail("the ACME directory member \"meta\" is not an object");
+        return fail("the ACME directory member 'meta' is not an object");
     }
     auto terms = optional_string_member(meta, "termsOfService", meta_what);
     auto website = terms ? optional_string_member(meta, "website", meta_what) : terms;
@@ -50,10 +50,9 @@ Result<Directory> directory_from_json(const Json& document) {
         return fail("the ACME directory is not a JSON object");
     }
     Directory out;
-    for (auto [key, field] : {std::pair{"newNonce", &out.new_nonce},
-                              std::pair{"newAccount", &out.new_account},
-                              std::pair{"newOrder", &out.new_order},
-                              std::pair{"revokeCert", &out.revoke_cert}}) {
+    for (auto [key, field] :
+         {std::pair{"newNonce", &out.new_nonce}, std::pair{"newAccount", &out.new_account},
+          std::pair{"newOrder", &out.new_order}, std::pair{"revokeCert", &out.revoke_cert}}) {
         auto url = string_member(document, key, what);
         if (!url) {
             return std::unexpected(url.error());

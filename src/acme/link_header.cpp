@@ -75,8 +75,8 @@ bool parse_link(std::string_view text, Link& out) {
     const auto params = split_outside_quotes(text.substr(close + 1), ';');
     for (std::string_view param : params) {
         const size_t equals = param.find('=');
-        if (equals != std::string_view::npos &&
-            lower(trim(param.substr(0, equals))) == "rel" && out.relations.empty()) {
+        if (equals != std::string_view::npos && lower(trim(param.substr(0, equals))) == "rel" &&
+            out.relations.empty()) {
             out.relations = relations_of(param.substr(equals + 1));
         }
     }

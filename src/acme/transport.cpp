@@ -123,7 +123,9 @@ size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
     return bytes;
 }
 
-std::string default_user_agent() { return std::string("secure-api/") + SECURE_API_VERSION; }
+std::string default_user_agent() {
+    return std::string("secure-api/") + SECURE_API_VERSION;
+}
 
 } // namespace
 
@@ -237,8 +239,7 @@ Result<void> Transport::State::finish(Exchange& exchange, const std::string& met
 }
 
 Result<HttpResponse> Transport::State::perform(const std::string& method, const std::string& url,
-                                               const std::string* body,
-                                               std::string_view accept) {
+                                               const std::string* body, std::string_view accept) {
     HeaderList headers;
     auto add_header = [&headers](const std::string& line) {
         curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
@@ -291,7 +292,9 @@ Result<Transport> Transport::create(TransportOptions options) {
     return Transport(std::move(state));
 }
 
-const TransportOptions& Transport::options() const { return state_->options; }
+const TransportOptions& Transport::options() const {
+    return state_->options;
+}
 
 Result<HttpResponse> Transport::get(const std::string& url) {
     return state_->perform("GET", url, nullptr, {});
