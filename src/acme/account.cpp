@@ -6,8 +6,7 @@ namespace secure_api::acme {
 
 namespace {
 
-const std::string account_does_not_exist =
-    std::string(acme_error_prefix) + "accountDoesNotExist";
+const std::string account_does_not_exist = std::string(acme_error_prefix) + "accountDoesNotExist";
 
 Result<Account> account_from_response(const HttpResponse& response, bool created) {
     if (!response.location) {
@@ -84,8 +83,9 @@ Result<Account> find_or_create_account(Client& client, const AccountOptions& opt
         return std::unexpected(existing.error());
     }
     Result<Account> account = *existing ? Result<Account>(std::move(**existing))
-                              : options.agree_to_terms ? create_account(client, options)
-                                                       : std::unexpected(registration_refused(client));
+                              : options.agree_to_terms
+                                  ? create_account(client, options)
+                                  : std::unexpected(registration_refused(client));
     if (account) {
         client.set_account_url(account->url);
     }

@@ -62,7 +62,7 @@ Result<std::string> ari_cert_id(gnutls_x509_crt_t cert) {
 Result<RenewalInfo> renewal_info_from_json(const Json& document) {
     const auto window = document.is_object() ? document.find("suggestedWindow") : document.end();
     if (!document.is_object() || window == document.end() || !window->is_object()) {
-        return fail("the renewal information has no \"suggestedWindow\" object");
+        return fail("the renewal information has no 'suggestedWindow' object");
     }
     auto start = window_time(*window, "start");
     auto end = start ? window_time(*window, "end") : start;

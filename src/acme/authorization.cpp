@@ -18,8 +18,8 @@ Result<Challenge> challenge_from_json(const Json& document) {
     if (!token) {
         return std::unexpected(token.error());
     }
-    Challenge challenge{std::move(*type), std::move(*url), std::move(*status),
-                        token->value_or(""), std::nullopt};
+    Challenge challenge{std::move(*type), std::move(*url), std::move(*status), token->value_or(""),
+                        std::nullopt};
     if (document.contains("error")) {
         auto problem = problem_from_json(document["error"]);
         if (problem) {
@@ -32,7 +32,7 @@ Result<Challenge> challenge_from_json(const Json& document) {
 Result<std::vector<Challenge>> challenges_from_json(const Json& document) {
     const auto it = document.find("challenges");
     if (it == document.end() || !it->is_array()) {
-        return fail("the authorization member \"challenges\" is missing or not an array");
+        return fail("the authorization member 'challenges' is missing or not an array");
     }
     std::vector<Challenge> challenges;
     for (const Json& item : *it) {
@@ -53,10 +53,11 @@ Result<Authorization> authorization_from_json(const Json& document, std::string 
         return std::unexpected(status.error());
     }
     const auto id = document.find("identifier");
-    auto identifier = id != document.end() ? identifier_from_json(*id, "the authorization identifier")
-                                           : fail("the authorization has no identifier");
-    auto challenges = identifier ? challenges_from_json(document)
-                                 : std::unexpected(identifier.error());
+    auto identifier = id != document.end()
+                          ? identifier_from_json(*id, "the authorization identifier")
+                          : fail("the authorization has no identifier");
+    auto challenges =
+        identifier ? challenges_from_json(document) : std::unexpected(identifier.error());
     if (!challenges) {
         return std::unexpected(challenges.error());
     }
@@ -76,8 +77,8 @@ Result<Authorization> fetch_authorization(Client& client, const std::string& url
         return std::unexpected(response.error());
     }
     auto document = parse_json(response->body, what);
-    auto authorization = document ? authorization_from_json(*document, url)
-                                  : std::unexpected(document.error());
+    auto authorization =
+        document ? authorization_from_json(*document, url) : std::unexpected(document.error());
     if (!authorization) {
         return std::unexpected(authorization.error().context("reading " + secure_api::quoted(url)));
     }
@@ -124,12 +125,12 @@ Result<Authorization> wait_for_authorization(Client& client, Authorization autho
 }
 
 Error authorization_failure(const Authorization& authorization) {
-    const std::string what_failed = "the authorization for " +
-                                    describe(authorization.identifier) + " is " +
-                                    authorization.status;
+    const std::string what_failed = "the authorization for " + describe(authorization.identifier) +
+                                    " is " + authorization.status;
     for (const Challenge& challenge : authorization.challenges) {
         if (challenge.error) {
-            return problem_error(*challenge.error).context(what_failed + " (" + challenge.type + ")");
+            return problem_error(*challenge.error)
+                .context(what_failed + " (" + challenge.type + ")");
         }
     }
     return Error(what_failed, "AuthorizationInvalid");

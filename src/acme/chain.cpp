@@ -16,7 +16,8 @@ Result<HttpResponse> fetch_pem(Client& client, const std::string& url) {
     }
     if (response->content_type != pem_chain_type) {
         return fail("downloading the certificate " + secure_api::quoted(url) + ": the answer is " +
-                    secure_api::quoted(response->content_type) + ", not " + std::string(pem_chain_type));
+                    secure_api::quoted(response->content_type) + ", not " +
+                    std::string(pem_chain_type));
     }
     return response;
 }
@@ -34,8 +35,8 @@ std::vector<tls::X509Cert> adopt(gnutls_x509_crt_t* list, unsigned count) {
 
 std::string issuer_common_name(gnutls_x509_crt_t cert) {
     size_t size = 0;
-    int rc = gnutls_x509_crt_get_issuer_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
-                                                  nullptr, &size);
+    int rc = gnutls_x509_crt_get_issuer_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, 0, nullptr,
+                                                  &size);
     if (rc != GNUTLS_E_SHORT_MEMORY_BUFFER) {
         return {};
     }

@@ -56,8 +56,8 @@ Result<std::string> make_csr(gnutls_x509_privkey_t key, const std::vector<std::s
         return std::unexpected(built.error());
     }
     tls::Datum der;
-    if (auto exported = check(gnutls_x509_crq_export2(crq.get(), GNUTLS_X509_FMT_DER, der.out()),
-                              "exporting");
+    if (auto exported =
+            check(gnutls_x509_crq_export2(crq.get(), GNUTLS_X509_FMT_DER, der.out()), "exporting");
         !exported) {
         return std::unexpected(exported.error());
     }

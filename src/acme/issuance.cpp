@@ -26,8 +26,8 @@ Result<Authorization> validate(Client& client, const Authorization& authorizatio
                                const PollPolicy& policy) {
     const std::string key_auth = key_authorization(challenge.token, client.account_key());
     if (auto published = publisher.publish(challenge.token, key_auth); !published) {
-        return std::unexpected(published.error().context(
-            "publishing the http-01 challenge for " + describe(authorization.identifier)));
+        return std::unexpected(published.error().context("publishing the http-01 challenge for " +
+                                                         describe(authorization.identifier)));
     }
     PublishedToken guard(publisher, challenge.token);
     // A challenge already "processing" needs no second request (RFC 8555 §7.5.1).
@@ -71,9 +71,9 @@ Result<Order> authorize_order(Client& client, Order order, const IssueRequest& r
 Result<Order> finalize(Client& client, const Order& order, const IssueRequest& request) {
     auto csr = make_csr(request.certificate_key, request.names);
     auto finalized = csr ? finalize_order(client, order, *csr) : std::unexpected(csr.error());
-    finalized = finalized ? wait_for_order(client, std::move(*finalized), "processing",
-                                           request.order_poll)
-                          : finalized;
+    finalized =
+        finalized ? wait_for_order(client, std::move(*finalized), "processing", request.order_poll)
+                  : finalized;
     if (finalized && (finalized->status != "valid" || !finalized->certificate)) {
         return std::unexpected(order_failure(*finalized));
     }
@@ -121,8 +121,8 @@ Result<IssuedCertificate> issue_certificate(Client& client, const IssueRequest& 
                              : std::unexpected(identifiers.error());
     order = order ? authorize_order(client, std::move(*order), request, publisher) : order;
     order = order ? finalize(client, *order, request) : order;
-    auto chains = order ? download_chains(client, *order->certificate)
-                        : std::unexpected(order.error());
+    auto chains =
+        order ? download_chains(client, *order->certificate) : std::unexpected(order.error());
     if (!chains) {
         return std::unexpected(chains.error());
     }

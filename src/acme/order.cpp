@@ -14,7 +14,7 @@ constexpr std::string_view what = "the order";
 Result<std::vector<Identifier>> identifiers_from_json(const Json& document) {
     const auto it = document.find("identifiers");
     if (it == document.end() || !it->is_array()) {
-        return fail("the order member \"identifiers\" is missing or not an array");
+        return fail("the order member 'identifiers' is missing or not an array");
     }
     std::vector<Identifier> identifiers;
     for (const Json& item : *it) {
@@ -69,9 +69,8 @@ Result<Order> order_from_json(const Json& document, std::string url) {
     order.status = std::move(*status);
     order.finalize = std::move(*finalize);
     auto identifiers = identifiers_from_json(document);
-    auto authorizations =
-        identifiers ? string_array_member(document, "authorizations", what)
-                    : std::unexpected(identifiers.error());
+    auto authorizations = identifiers ? string_array_member(document, "authorizations", what)
+                                      : std::unexpected(identifiers.error());
     if (!authorizations) {
         return std::unexpected(authorizations.error());
     }
@@ -134,7 +133,8 @@ Result<Order> wait_for_order(Client& client, Order order, std::string_view trans
                              const PollPolicy& policy) {
     PollSchedule schedule(policy, PollSchedule::SteadyClock::now());
     while (order.status == transient) {
-        const std::string polled = "the order " + secure_api::quoted(order.url) + " (" + order.status + ")";
+        const std::string polled =
+            "the order " + secure_api::quoted(order.url) + " (" + order.status + ")";
         if (auto waited = wait_before_poll(schedule, order.retry_after, polled); !waited) {
             return std::unexpected(waited.error());
         }
@@ -157,7 +157,8 @@ Result<Order> finalize_order(Client& client, const Order& order, std::string_vie
 }
 
 Error order_failure(const Order& order) {
-    const std::string what_failed = "the order " + secure_api::quoted(order.url) + " is " + order.status;
+    const std::string what_failed =
+        "the order " + secure_api::quoted(order.url) + " is " + order.status;
     if (order.error) {
         return problem_error(*order.error).context(what_failed);
     }

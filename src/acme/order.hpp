@@ -54,7 +54,8 @@ Error order_failure(const Order& order);
 std::optional<std::chrono::seconds> retry_after_of(const HttpResponse& response);
 
 // Sleep for the next poll delay, or fail when the deadline would pass.
-Result<void> wait_before_poll(PollSchedule& schedule, std::optional<std::chrono::seconds> retry_after,
+Result<void> wait_before_poll(PollSchedule& schedule,
+                              std::optional<std::chrono::seconds> retry_after,
                               const std::string& what);
 
 } // namespace secure_api::acme
