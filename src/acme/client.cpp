@@ -131,6 +131,7 @@ Result<HttpResponse> Client::signed_post(const std::string& url, const std::stri
         auto response = send_once(url, payload, embed_jwk, accept);
         // RFC 8555 §6.5: on badNonce, retry with the nonce the error carried.
         if (response && is_bad_nonce(*response) && attempt < options_.bad_nonce_attempts) {
+            ++bad_nonce_retries_;
             continue;
         }
         return checked("POST", std::move(response));

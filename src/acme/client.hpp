@@ -39,6 +39,9 @@ public:
     // The Date header of the last response, as sent (for clock-skew checks).
     const std::optional<std::string>& last_server_date() const { return last_date_; }
 
+    // How many requests were sent again after a badNonce answer, in total.
+    int bad_nonce_retries() const { return bad_nonce_retries_; }
+
     // A POST signed with the account URL as "kid". A non-2xx answer is an Error,
     // named after the problem type when the server sent a problem document.
     Result<HttpResponse> post(const std::string& url, const Json& payload);
@@ -69,6 +72,7 @@ private:
     std::optional<std::string> nonce_;
     std::optional<std::string> account_url_;
     std::optional<std::string> last_date_;
+    int bad_nonce_retries_ = 0;
 };
 
 // The Error for a non-2xx response: the problem document in one line when
