@@ -54,10 +54,16 @@ def log(message):
     print(message, flush=True)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """Distinct free loopback ports: the sandbox shares the host's network."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Sandbox:
@@ -84,15 +90,16 @@ class Sandbox:
         return out
 
     def write(self, path, data, mode, owner="root:root"):
-        self.must("sh", "-c", 'umask 077 && mkdir -p "${1%/*}" && cat >"$1.new" && chmod "$2" "$1.new" && '
-                  'chown "$3" "$1.new" && mv -f "$1.new" "$1"', "_", path, mode, owner,
-                  data=data)
+        script = ('umask 077 && mkdir -p "${1%/*}" && cat >"$1.new" && chmod "$2" "$1.new" && '
+                  'chown "$3" "$1.new" && mv -f "$1.new" "$1"')
+        self.must("sh", "-c", script, "_", path, mode, owner, data=data)
 
     def start(self):
         # Building the base on a fresh machine takes about a minute.
         result = self.tool_run("start", timeout=600)
         if result.returncode != 0:
-            raise Failure("systemd-sandbox start failed:\n" + result.stderr.decode(errors="replace"))
+            raise Failure("systemd-sandbox start failed:\n"
+                          + result.stderr.decode(errors="replace"))
 
     def stop(self):
         self.tool_run("stop", timeout=120)
@@ -390,9 +397,10 @@ def dump_journal(box):
 
 def run_test(args, work):
     ca_file, pairs = make_certificates(work)
+    log("meson install --destdir (builds whatever is not built yet)")
     installed = meson_install(args.build_dir, os.path.join(work, "destdir"))
     find_installed(installed, "/secure-apid")
-    ports = {"https": free_port(), "http": free_port()}
+    ports = dict(zip(("https", "http"), free_ports(2)))
     box = Sandbox(args.sandbox)
     log(f"starting the sandbox (ports: https {ports['https']}, http {ports['http']})")
     box.start()
