@@ -58,9 +58,8 @@ Result<void> fill_temporary(int fd, std::string_view content, mode_t mode, Owner
 Result<void> write_atomically(const std::filesystem::path& target, std::string_view content,
                               mode_t mode, Ownership owner) {
     auto dir = target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
-    std::string temp = (dir / ("." + target.filename().string() + std::string(temp_marker) +
-                               "XXXXXX"))
-                           .string();
+    std::string temp =
+        (dir / ("." + target.filename().string() + std::string(temp_marker) + "XXXXXX")).string();
     UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
     if (!fd)
         return std::unexpected(errno_error("creating a file in " + quoted(dir.string()), errno));

@@ -27,8 +27,12 @@ struct Value {
 
 po::options_description config_keys() {
     po::options_description keys("Configuration keys (file or --key=value)");
-    auto text = [] { return po::value<std::string>(); };
-    auto list = [] { return po::value<std::vector<std::string>>()->composing(); };
+    auto text = [] {
+        return po::value<std::string>();
+    };
+    auto list = [] {
+        return po::value<std::vector<std::string>>()->composing();
+    };
     keys.add_options()("domain", list(), "name the certificate covers (repeatable)")(
         "listen-https", list(), "address:port to serve HTTPS on when not socket-activated")(
         "listen-http", list(), "address:port to serve HTTP on when not socket-activated")(
@@ -38,13 +42,13 @@ po::options_description config_keys() {
         "acme.state-directory", text(), "state directory (/var/lib/secure-api)")(
         "acme.challenge", text(), "daemon or webroot")("acme.webroot", text(), "webroot path")(
         "acme.ca-bundle", text(), "CA bundle for the ACME server's own TLS")(
-        "acme.preferred-chain", text(), "issuer name of the preferred chain's top")(
-        "tls.cert", text(), "certificate chain (PEM)")("tls.key", text(), "private key (PEM)")(
-        "tls.priorities", text(), "GnuTLS priority string")(
+        "acme.preferred-chain", text(),
+        "issuer name of the preferred chain's top")("tls.cert", text(), "certificate chain (PEM)")(
+        "tls.key", text(), "private key (PEM)")("tls.priorities", text(), "GnuTLS priority string")(
         "http.cors-allow-origin", text(), "Access-Control-Allow-Origin value, empty for none")(
         "http.hsts-max-age", text(), "Strict-Transport-Security max-age, 0 for none")(
-        "http.threads", text(), "worker threads")(
-        "http.connection-limit", text(), "concurrent connections")(
+        "http.threads", text(), "worker threads")("http.connection-limit", text(),
+                                                  "concurrent connections")(
         "http.per-ip-limit", text(), "concurrent connections per client address, 0 for none")(
         "http.timeout", text(), "seconds of inactivity before a connection is closed")(
         "http.memory-limit", text(), "bytes per connection (caps request headers)")(
@@ -84,15 +88,15 @@ Error bad_value(const std::string& key, const Value& value, const std::string& e
                  quoted(key) + ": expected " + expected);
 }
 
-Result<std::uint64_t> unsigned_value(const std::string& key, const Value& value,
-                                     std::uint64_t min, std::uint64_t max) {
+Result<std::uint64_t> unsigned_value(const std::string& key, const Value& value, std::uint64_t min,
+                                     std::uint64_t max) {
     std::uint64_t number = 0;
     const char* end = value.text.data() + value.text.size();
     auto [ptr, ec] = std::from_chars(value.text.data(), end, number);
     if (ec != std::errc() || ptr != end || value.text.empty() || number < min || number > max)
-        return std::unexpected(bad_value(key, value,
-                                         "a whole number from " + std::to_string(min) + " to " +
-                                             std::to_string(max)));
+        return std::unexpected(
+            bad_value(key, value,
+                      "a whole number from " + std::to_string(min) + " to " + std::to_string(max)));
     return number;
 }
 
@@ -178,12 +182,11 @@ Result<void> read_http(const Sources& sources, HttpConfig& http) {
     std::vector<Result<void>> reads;
     reads.push_back(read_number(sources, "http.hsts-max-age", http.hsts_max_age, 0, 1u << 30));
     reads.push_back(read_number(sources, "http.threads", http.threads, 1, 256));
-    reads.push_back(read_number(sources, "http.connection-limit", http.connection_limit, 1,
-                                1'000'000));
+    reads.push_back(
+        read_number(sources, "http.connection-limit", http.connection_limit, 1, 1'000'000));
     reads.push_back(read_number(sources, "http.per-ip-limit", http.per_ip_limit, 0, 1'000'000));
     reads.push_back(read_seconds(sources, "http.timeout", http.timeout, 3600));
-    reads.push_back(read_number(sources, "http.memory-limit", http.memory_limit, 4096,
-                                64u << 20));
+    reads.push_back(read_number(sources, "http.memory-limit", http.memory_limit, 4096, 64u << 20));
     reads.push_back(read_seconds(sources, "http.drain-timeout", http.drain_timeout, 3600));
     std::uint16_t port = 0;
     reads.push_back(read_number(sources, "http.https-port", port, 1, 65535));
@@ -273,8 +276,8 @@ Result<Config> load_config(int argc, char** argv, std::string_view program) {
         return config;
     }
     bool explicit_file = sources.command_line.count("config") > 0;
-    config.file = explicit_file ? sources.command_line["config"].as<std::string>()
-                                : SECURE_API_CONFIG_FILE;
+    config.file =
+        explicit_file ? sources.command_line["config"].as<std::string>() : SECURE_API_CONFIG_FILE;
     if (auto parsed = parse_file(config.file, explicit_file, keys, sources); !parsed)
         return std::unexpected(parsed.error());
     config.force = sources.command_line.count("force") > 0;

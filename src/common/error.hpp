@@ -9,7 +9,9 @@
 // cross a C callback: every callback handed to a C library is noexcept.
 #pragma once
 
+#include <chrono>
 #include <expected>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -18,13 +20,19 @@ namespace secure_api {
 struct Error {
     std::string message; // one line, user-supplied values in quotes
     std::string name;    // optional stable machine-readable kind, e.g. "KeyMismatch"
+    // When the other side said to try again (an HTTP Retry-After), if it did.
+    std::optional<std::chrono::seconds> retry_after;
 
     Error() = default;
     explicit Error(std::string msg, std::string kind = {})
         : message(std::move(msg)), name(std::move(kind)) {}
 
     // Prefix the message with what was being done: "loading '/x': <cause>".
-    Error context(const std::string& what) const& { return Error(what + ": " + message, name); }
+    Error context(const std::string& what) const& {
+        Error wider = *this;
+        wider.message = what + ": " + message;
+        return wider;
+    }
 };
 
 template <typename T> using Result = std::expected<T, Error>;
@@ -37,7 +45,14 @@ inline std::unexpected<Error> fail(std::string message, std::string kind = {}) {
 // std::string overload keeps std::quoted (found by argument-dependent
 // lookup) out of the way.
 std::string quoted(std::string_view value);
-inline std::string quoted(const std::string& value) { return quoted(std::string_view(value)); }
-inline std::string quoted(const char* value) { return quoted(std::string_view(value)); }
+inline std::string quoted(const std::string& value) {
+    return quoted(std::string_view(value));
+}
+inline std::string quoted(std::string& value) {
+    return quoted(std::string_view(value));
+}
+inline std::string quoted(const char* value) {
+    return quoted(std::string_view(value));
+}
 
 } // namespace secure_api

@@ -32,11 +32,21 @@ inline constexpr std::string_view renewal_failed = "445d8d19e12942e0a7a018eea7df
 void write(Priority priority, std::string_view message, std::string_view message_id = {},
            std::initializer_list<Field> fields = {});
 
-inline void error(std::string_view m) { write(Priority::error, m); }
-inline void warning(std::string_view m) { write(Priority::warning, m); }
-inline void notice(std::string_view m) { write(Priority::notice, m); }
-inline void info(std::string_view m) { write(Priority::info, m); }
-inline void debug(std::string_view m) { write(Priority::debug, m); }
+inline void error(std::string_view m) {
+    write(Priority::error, m);
+}
+inline void warning(std::string_view m) {
+    write(Priority::warning, m);
+}
+inline void notice(std::string_view m) {
+    write(Priority::notice, m);
+}
+inline void info(std::string_view m) {
+    write(Priority::info, m);
+}
+inline void debug(std::string_view m) {
+    write(Priority::debug, m);
+}
 
 // True when stderr is the journal (JOURNAL_STREAM names stderr's device:inode).
 bool to_journal();

@@ -4,6 +4,8 @@
 
 namespace secure_api::sd {
 
-void notify(const std::string& state) { sd_notify(0, state.c_str()); }
+void notify(const std::string& state) {
+    sd_notify(0, state.c_str());
+}
 
 } // namespace secure_api::sd

@@ -114,8 +114,7 @@ Result<void> set_alt_name(gnutls_x509_crt_t cert, const std::string& name) {
 }
 
 Result<void> set_placeholder_fields(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key,
-                                    const std::string& common_name,
-                                    std::chrono::seconds lifetime) {
+                                    const std::string& common_name, std::chrono::seconds lifetime) {
     std::array<unsigned char, 16> serial{};
     gnutls_rnd(GNUTLS_RND_NONCE, serial.data(), serial.size());
     serial[0] &= 0x7f; // a positive serial (RFC 5280 §4.1.2.2)
@@ -129,8 +128,8 @@ Result<void> set_placeholder_fields(gnutls_x509_crt_t cert, gnutls_x509_privkey_
     if (rc == 0)
         rc = gnutls_x509_crt_set_expiration_time(cert, Clock::to_time_t(now + lifetime));
     if (rc == 0)
-        rc = gnutls_x509_crt_set_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0,
-                                           common_name.data(), common_name.size());
+        rc = gnutls_x509_crt_set_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, common_name.data(),
+                                           common_name.size());
     if (rc == 0)
         rc = gnutls_x509_crt_set_key(cert, key);
     if (rc == 0)
@@ -174,9 +173,15 @@ Result<tls::X509Key> generate_key(KeyType type) {
         algorithm = GNUTLS_PK_ECDSA;
         bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1);
         break;
-    case KeyType::rsa_2048: bits = 2048; break;
-    case KeyType::rsa_3072: bits = 3072; break;
-    case KeyType::rsa_4096: bits = 4096; break;
+    case KeyType::rsa_2048:
+        bits = 2048;
+        break;
+    case KeyType::rsa_3072:
+        bits = 3072;
+        break;
+    case KeyType::rsa_4096:
+        bits = 4096;
+        break;
     }
     if (int rc = gnutls_x509_privkey_generate2(key.get(), algorithm, bits, 0, nullptr, 0); rc < 0)
         return std::unexpected(tls::gnutls_error("generating a key", rc));
@@ -185,8 +190,8 @@ Result<tls::X509Key> generate_key(KeyType type) {
 
 Result<std::string> key_to_pem(gnutls_x509_privkey_t key) {
     tls::Datum out;
-    int rc = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, nullptr,
-                                               GNUTLS_PKCS_PLAIN, out.out());
+    int rc = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, nullptr, GNUTLS_PKCS_PLAIN,
+                                               out.out());
     if (rc < 0)
         return std::unexpected(tls::gnutls_error("exporting the key", rc));
     return out.str();
@@ -276,6 +281,8 @@ Result<tls::X509Cert> self_signed(gnutls_x509_privkey_t key, const std::vector<s
     return std::move(chain->front());
 }
 
-std::string format_utc(Clock::time_point when) { return format_time(when); }
+std::string format_utc(Clock::time_point when) {
+    return format_time(when);
+}
 
 } // namespace secure_api::x509

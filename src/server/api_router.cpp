@@ -29,9 +29,12 @@ ApiRouter::Route ApiRouter::match(std::string_view path, std::string_view& digit
         return Route::none;
     digits = path.substr(square_prefix.size());
     switch (check_digits(digits, options_.max_digits)) {
-    case DigitsCheck::ok: return Route::square;
-    case DigitsCheck::too_long: return Route::square_too_long;
-    case DigitsCheck::not_digits: return Route::none;
+    case DigitsCheck::ok:
+        return Route::square;
+    case DigitsCheck::too_long:
+        return Route::square_too_long;
+    case DigitsCheck::not_digits:
+        return Route::none;
     }
     return Route::none;
 }

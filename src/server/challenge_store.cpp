@@ -9,8 +9,8 @@ constexpr std::size_t max_token_length = 256;
 constexpr std::size_t max_key_authorization_length = 1024;
 
 bool base64url_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 // token "." thumbprint, both base64url (RFC 8555 §8.1).

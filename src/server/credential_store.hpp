@@ -15,7 +15,9 @@ public:
     explicit CredentialStore(Credentials::Ptr initial) : current_(std::move(initial)) {}
 
     Credentials::Ptr current() const { return current_.load(std::memory_order_acquire); }
-    void replace(Credentials::Ptr next) { current_.store(std::move(next), std::memory_order_release); }
+    void replace(Credentials::Ptr next) {
+        current_.store(std::move(next), std::memory_order_release);
+    }
 
 private:
     std::atomic<Credentials::Ptr> current_;

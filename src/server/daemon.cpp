@@ -114,7 +114,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(Config config) {
 }
 
 Result<void> Daemon::start_servers(Listeners listeners) {
-    std::uint16_t https_port = config_.http.https_port.value_or(local_port(listeners.https[0].get()));
+    std::uint16_t https_port =
+        config_.http.https_port.value_or(local_port(listeners.https[0].get()));
     tls_.store = &store_;
     tls_.priorities = config_.tls.priorities.empty() ? default_priorities : config_.tls.priorities;
     if (int rc = gnutls_session_ticket_key_generate(&tls_.ticket_key); rc < 0)
@@ -199,19 +200,20 @@ Result<Credentials::Ptr> Daemon::reload() {
     auto loaded =
         Credentials::load(config_.tls.cert, config_.tls.key, config_.domains, x509::Clock::now());
     if (!loaded) {
-        log::write(log::Priority::warning,
-                   "Reload rejected, still serving " + store_.current()->info().serial + ": " +
-                       loaded.error().message,
-                   log::id::reload_rejected,
-                   {{"RELOAD_ERROR", loaded.error().name}, {"CERT_FILE", config_.tls.cert.string()}});
+        log::write(
+            log::Priority::warning,
+            "Reload rejected, still serving " + store_.current()->info().serial + ": " +
+                loaded.error().message,
+            log::id::reload_rejected,
+            {{"RELOAD_ERROR", loaded.error().name}, {"CERT_FILE", config_.tls.cert.string()}});
         notify_ready();
         return loaded;
     }
     store_.replace(*loaded);
     const auto& info = (*loaded)->info();
-    log::write(log::Priority::notice, "Reloaded; " + status_line(**loaded), log::id::reloaded,
-               {{"CERT_SERIAL", info.serial},
-                {"CERT_NOT_AFTER", x509::format_utc(info.not_after)}});
+    log::write(
+        log::Priority::notice, "Reloaded; " + status_line(**loaded), log::id::reloaded,
+        {{"CERT_SERIAL", info.serial}, {"CERT_NOT_AFTER", x509::format_utc(info.not_after)}});
     if (bus_)
         bus_->emit_properties_changed();
     notify_ready();

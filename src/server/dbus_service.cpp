@@ -97,8 +97,9 @@ constexpr auto changes = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 
 const sd_bus_vtable vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("Reload", "", , "st", SD_BUS_PARAM(serial) SD_BUS_PARAM(not_after_usec),
-                             BusMethods::reload, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Reload", "", , "st",
+                             SD_BUS_PARAM(serial) SD_BUS_PARAM(not_after_usec), BusMethods::reload,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("PublishChallenge", "ss",
                              SD_BUS_PARAM(token) SD_BUS_PARAM(key_authorization), "", ,
                              BusMethods::publish, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -111,7 +112,9 @@ const sd_bus_vtable vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-Error bus_error(const std::string& what, int rc) { return Error(what + ": " + std::strerror(-rc)); }
+Error bus_error(const std::string& what, int rc) {
+    return Error(what + ": " + std::strerror(-rc));
+}
 
 } // namespace
 
@@ -138,8 +141,7 @@ Result<std::unique_ptr<DbusService>> DbusService::start(sd_event* event, Reloade
 
 void DbusService::emit_properties_changed() {
     sd_bus_emit_properties_changed(bus_.get(), object_path, interface_name, "CertificateSerial",
-                                   "CertificateNotAfter", "CertificateNames", "LoadedAt",
-                                   nullptr);
+                                   "CertificateNotAfter", "CertificateNames", "LoadedAt", nullptr);
 }
 
 } // namespace secure_api::server

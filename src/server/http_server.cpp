@@ -162,8 +162,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
     std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), tls));
     // Worker threads share the listening socket: none may block in accept().
     ::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (tls != nullptr)
         flags |= MHD_USE_TLS;
     server->listener_ = listener.get();
@@ -175,15 +175,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
     };
     server->daemon_ = MHD_start_daemon(
         flags, 0, nullptr, nullptr, &Callbacks::access, server.get(), MHD_OPTION_EXTERNAL_LOGGER,
-        &Callbacks::log, nullptr, MHD_OPTION_LISTEN_SOCKET,
-        listener.get(), MHD_OPTION_THREAD_POOL_SIZE, limits.threads,
-        MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        static_cast<unsigned>(limits.timeout.count()), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        limits.memory_limit, MHD_OPTION_URI_LOG_CALLBACK, &Callbacks::request_start,
-        server.get(), MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::request_done, server.get(),
-        MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::connection, server.get(),
-        MHD_OPTION_ARRAY,
+        &Callbacks::log, nullptr, MHD_OPTION_LISTEN_SOCKET, listener.get(),
+        MHD_OPTION_THREAD_POOL_SIZE, limits.threads, MHD_OPTION_CONNECTION_LIMIT,
+        limits.connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(limits.timeout.count()),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_limit, MHD_OPTION_URI_LOG_CALLBACK,
+        &Callbacks::request_start, server.get(), MHD_OPTION_NOTIFY_COMPLETED,
+        &Callbacks::request_done, server.get(), MHD_OPTION_NOTIFY_CONNECTION,
+        &Callbacks::connection, server.get(), MHD_OPTION_ARRAY,
         tls != nullptr ? tls_options : tls_options + 2, MHD_OPTION_END);
     if (server->daemon_ == nullptr) {
         server->listener_ = -1;

@@ -57,9 +57,8 @@ struct TlsSettings {
 class HttpServer {
 public:
     // tls == nullptr: plain HTTP.
-    static Result<std::unique_ptr<HttpServer>> start(UniqueFd listener, Handler handler,
-                                                     const ServerLimits& limits,
-                                                     const TlsSettings* tls);
+    static Result<std::unique_ptr<HttpServer>>
+    start(UniqueFd listener, Handler handler, const ServerLimits& limits, const TlsSettings* tls);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

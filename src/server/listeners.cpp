@@ -76,8 +76,8 @@ Result<UniqueFd> bind_one(const std::string& spec, const std::vector<std::string
     auto address = parse_address(spec);
     if (!address)
         return std::unexpected(address.error());
-    UniqueFd fd(::socket(address->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                         0));
+    UniqueFd fd(
+        ::socket(address->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd)
         return fail("socket for " + quoted(spec) + ": " + std::strerror(errno));
     int one = 1;
