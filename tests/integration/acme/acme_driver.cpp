@@ -6,6 +6,8 @@
 //   acme_driver account --directory URL --ca-bundle FILE --key FILE [--agree-tos] [--email ADDR]
 //   acme_driver issue   ... --challtestsrv URL --name NAME [--name NAME] [--count N]
 //                       [--preferred-chain ISSUER] [--wrong-key-authorization] [--out-dir DIR]
+//   acme_driver directory --directory URL --ca-bundle FILE [--max-body N] [--total-timeout-ms N]
+//   acme_driver renewal-info --directory URL --ca-bundle FILE --cert FILE
 #include "acme/account.hpp"
 #include "acme/ari.hpp"
 #include "acme/issuance.hpp"
@@ -120,15 +122,30 @@ int generate_key(const Options& options) {
     return written ? 0 : report_error(written.error());
 }
 
-Result<acme::Client> connect(const Options& options) {
+// The account key from --key, or a throwaway one for requests that sign nothing.
+Result<tls::X509Key> load_account_key(const Options& options) {
+    if (!options.flag("key")) {
+        return x509::generate_key(x509::KeyType::ec_p256);
+    }
     auto pem = files::read_file(options.get("key"));
-    auto key = pem ? x509::key_from_pem(*pem) : std::unexpected(pem.error());
+    return pem ? x509::key_from_pem(*pem) : std::unexpected(pem.error());
+}
+
+Result<acme::Client> connect(const Options& options) {
+    auto key = load_account_key(options);
     auto account_key = key ? acme::AccountKey::from_x509(key->get()) : std::unexpected(key.error());
     if (!account_key) {
         return std::unexpected(account_key.error());
     }
     acme::ClientOptions client_options;
     client_options.transport.ca_bundle = options.get("ca-bundle");
+    if (options.flag("max-body")) {
+        client_options.transport.max_body = std::stoul(options.get("max-body"));
+    }
+    if (options.flag("total-timeout-ms")) {
+        client_options.transport.total_timeout =
+            std::chrono::milliseconds(std::stol(options.get("total-timeout-ms")));
+    }
     return acme::Client::connect(options.get("directory"), std::move(*account_key), client_options);
 }
 
@@ -205,6 +222,38 @@ int issue(const Options& options) {
     return 0;
 }
 
+int show_directory(const Options& options) {
+    auto client = connect(options);
+    if (!client) {
+        return report_error(client.error());
+    }
+    const acme::Directory& directory = client->directory();
+    std::cout << "new-nonce: " << directory.new_nonce
+              << "\nrenewal-info: " << directory.renewal_info.value_or("-")
+              << "\nterms-of-service: " << directory.terms_of_service.value_or("-")
+              << "\nserver-date: " << client->last_server_date().value_or("-") << std::endl;
+    return 0;
+}
+
+int renewal_info(const Options& options) {
+    auto pem = files::read_file(options.get("cert"));
+    auto chain = pem ? x509::chain_from_pem(*pem) : std::unexpected(pem.error());
+    auto cert_id = chain ? acme::ari_cert_id(chain->front().get()) : std::unexpected(chain.error());
+    auto client = cert_id ? connect(options) : std::unexpected(cert_id.error());
+    auto info =
+        client ? acme::fetch_renewal_info(*client, *cert_id) : std::unexpected(client.error());
+    if (!info) {
+        return report_error(info.error());
+    }
+    std::cout << "cert-id: " << *cert_id
+              << "\nwindow-start: " << acme::format_rfc3339(info->window_start)
+              << "\nwindow-end: " << acme::format_rfc3339(info->window_end)
+              << "\nexplanation-url: " << info->explanation_url.value_or("-") << "\nretry-after: "
+              << (info->retry_after ? std::to_string(info->retry_after->count()) : "-")
+              << std::endl;
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -220,5 +269,12 @@ int main(int argc, char** argv) {
     if (options.command == "issue") {
         return issue(options);
     }
-    return report_error(Error("unknown command; use genkey, account or issue"));
+    if (options.command == "directory") {
+        return show_directory(options);
+    }
+    if (options.command == "renewal-info") {
+        return renewal_info(options);
+    }
+    return report_error(
+        Error("unknown command; use genkey, account, issue, directory or renewal-info"));
 }
