@@ -15,6 +15,7 @@ Usage: mock_ca_ari_and_limits.py   (ACME_DRIVER names the built acme_driver)
 import base64
 import http.server
 import json
+import os
 import pathlib
 import re
 import ssl
@@ -35,6 +36,7 @@ EXPLANATION = 'https://ca.example/docs/ari'
 class Responder(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     seen = []
+    user_agents = set()
 
     def log_message(self, *args):
         pass
@@ -68,6 +70,7 @@ class Responder(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         Responder.seen.append(self.path)
+        Responder.user_agents.add(self.headers.get('User-Agent', ''))
         path = self.path
         if path in ('/ok/dir', '/failing/dir'):
             self.send(200, self.directory(path[:-4]))
@@ -129,7 +132,6 @@ def expected_cert_id(pem_path):
 
 
 def run_driver(*args):
-    import os
     binary = os.environ.get('ACME_DRIVER', '')
     started = time.monotonic()
     result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60,
@@ -152,6 +154,9 @@ def check_renewal_info(base, workdir):
     check(field(out, 'window-end') == WINDOW['end'], 'wrong window end')
     check(field(out, 'explanation-url') == EXPLANATION, 'wrong explanation URL')
     check(field(out, 'retry-after') == '21600', 'the Retry-After was not reported')
+    agents = sorted(Responder.user_agents)
+    check(len(agents) == 1 and re.fullmatch(r'secure-api/\d+\.\d+\.\d+', agents[0]),
+          f'the requests did not identify as secure-api/<version>: {agents}')
 
     code, out, _ = run_driver('renewal-info', '--directory', f'{base}/noari/dir', '--ca-bundle',
                               str(workdir / 'ca.pem'), '--cert', str(leaf))
