@@ -1,6 +1,7 @@
 #include "common/config.hpp"
 
 #include "build_config.hpp"
+#include "common/socket_address.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -75,17 +76,36 @@ std::optional<Value> find(const Sources& sources, const std::string& key) {
     return std::nullopt;
 }
 
-std::vector<std::string> find_list(const Sources& sources, const std::string& key) {
-    if (sources.command_line.count(key))
-        return sources.command_line[key].as<std::vector<std::string>>();
-    if (sources.file.count(key))
-        return sources.file[key].as<std::vector<std::string>>();
-    return {};
-}
-
 Error bad_value(const std::string& key, const Value& value, const std::string& expected) {
     return Error(value.source + ": invalid value " + quoted(value.text) + " for key " +
                  quoted(key) + ": expected " + expected);
+}
+
+std::vector<Value> find_list(const Sources& sources, const std::string& key) {
+    std::vector<Value> values;
+    const bool from_command_line = sources.command_line.count(key) > 0;
+    const auto& map = from_command_line ? sources.command_line : sources.file;
+    if (map.count(key) == 0)
+        return values;
+    for (const auto& text : map[key].as<std::vector<std::string>>())
+        values.push_back({text, from_command_line ? "command line" : sources.file_name});
+    return values;
+}
+
+std::vector<std::string> texts(const std::vector<Value>& values) {
+    std::vector<std::string> out;
+    for (const auto& value : values)
+        out.push_back(value.text);
+    return out;
+}
+
+Result<std::vector<std::string>> listen_addresses(const Sources& sources, const std::string& key) {
+    auto values = find_list(sources, key);
+    for (const auto& value : values)
+        if (auto address = parse_socket_address(value.text); !address)
+            return std::unexpected(bad_value(
+                key, value, "<IPv4>:<port> or [<IPv6>]:<port>; " + address.error().message));
+    return texts(values);
 }
 
 Result<std::uint64_t> unsigned_value(const std::string& key, const Value& value, std::uint64_t min,
@@ -199,9 +219,14 @@ Result<void> read_http(const Sources& sources, HttpConfig& http) {
 }
 
 Result<void> read_keys(const Sources& sources, Config& config) {
-    config.domains = find_list(sources, "domain");
-    config.listen_https = find_list(sources, "listen-https");
-    config.listen_http = find_list(sources, "listen-http");
+    config.domains = texts(find_list(sources, "domain"));
+    for (auto [key, target] : {std::pair{"listen-https", &config.listen_https},
+                               std::pair{"listen-http", &config.listen_http}}) {
+        auto addresses = listen_addresses(sources, key);
+        if (!addresses)
+            return std::unexpected(addresses.error());
+        *target = std::move(*addresses);
+    }
     if (auto acme = read_acme(sources, config.acme); !acme)
         return acme;
     read_path(sources, "tls.cert", config.tls.cert);
@@ -222,10 +247,27 @@ void apply_defaults(Config& config) {
         config.tls.key = dir / "privkey.pem";
 }
 
+// "--key=" means an empty value (e.g. --http.cors-allow-origin= for no CORS
+// header), which Boost.ProgramOptions only takes as "--key" "".
+std::vector<std::string> split_empty_values(int argc, char** argv) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.starts_with("--") && arg.size() > 3 && arg.back() == '=' &&
+            arg.find('=') == arg.size() - 1) {
+            args.push_back(arg.substr(0, arg.size() - 1));
+            args.emplace_back();
+        } else {
+            args.push_back(std::move(arg));
+        }
+    }
+    return args;
+}
+
 Result<void> parse_command_line(int argc, char** argv, const po::options_description& all,
                                 po::variables_map& vm) {
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+        po::store(po::command_line_parser(split_empty_values(argc, argv)).options(all).run(), vm);
     } catch (const po::error& e) {
         return fail("command line: " + std::string(e.what()));
     }
@@ -235,6 +277,9 @@ Result<void> parse_command_line(int argc, char** argv, const po::options_descrip
 Result<void> parse_file(const std::filesystem::path& path, bool required,
                         const po::options_description& keys, Sources& sources) {
     sources.file_name = path.string();
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return fail(quoted(path.string()) + ": is a directory, not a configuration file");
     std::ifstream in(path);
     if (!in) {
         if (!required)

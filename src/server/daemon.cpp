@@ -223,13 +223,14 @@ Result<Credentials::Ptr> Daemon::reload() {
 void Daemon::begin_shutdown() {
     if (drain_deadline_ != std::chrono::steady_clock::time_point{})
         return;
-    sd::notify("STOPPING=1\nSTATUS=Finishing requests in flight");
-    log::write(log::Priority::info, "Stopping; finishing requests in flight",
-               log::id::daemon_stopping);
+    // Refuse new connections first, so none is accepted after STOPPING=1.
     for (auto& server : servers_) {
         server->stop_accepting();
         server->close_after_responses();
     }
+    sd::notify("STOPPING=1\nSTATUS=Finishing requests in flight");
+    log::write(log::Priority::info, "Stopping; finishing requests in flight",
+               log::id::daemon_stopping);
     drain_deadline_ = std::chrono::steady_clock::now() + config_.http.drain_timeout;
     sd_event_source* timer = nullptr;
     std::uint64_t now = 0;

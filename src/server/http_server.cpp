@@ -14,8 +14,31 @@ namespace secure_api::server {
 // handler the decoded path) and whether the handler has been called before.
 struct HttpServer::RequestState {
     std::string raw_uri;
+    const char* raw_uri_start = nullptr; // in libmicrohttpd's buffer; compared, never read
     bool headers_complete = false;
+    bool malformed = false;
 };
+
+namespace {
+
+// libmicrohttpd hands out the request target as a C string, so a NUL byte
+// in it, sent raw or as %00, would silently cut the path short. The raw
+// target must end where the request line's next token begins.
+bool target_cut_short(const HttpServer::RequestState& request, const char* version) {
+    if (request.raw_uri.find("%00") != std::string::npos)
+        return true;
+    return version != nullptr && version != request.raw_uri_start + request.raw_uri.size() + 1;
+}
+
+Response bad_request() {
+    Response response;
+    response.status = 400;
+    response.body = "Bad request\n";
+    response.add("Content-Type", "text/plain; charset=utf-8");
+    return response;
+}
+
+} // namespace
 
 // Per TLS connection: the credentials current when it was accepted. The
 // certificate callback serves these, and the reference keeps them alive
@@ -36,7 +59,7 @@ struct Callbacks {
         auto* server = static_cast<HttpServer*>(cls);
         server->in_flight_.fetch_add(1);
         try {
-            return new HttpServer::RequestState{uri != nullptr ? uri : "", false};
+            return new HttpServer::RequestState{uri != nullptr ? uri : "", uri};
         } catch (...) {
             return nullptr;
         }
@@ -98,8 +121,8 @@ struct Callbacks {
     }
 
     static MHD_Result access(void* cls, MHD_Connection* connection, const char* url,
-                             const char* method, const char*, const char*, size_t* upload_size,
-                             void** state) noexcept {
+                             const char* method, const char* version, const char*,
+                             size_t* upload_size, void** state) noexcept {
         auto* server = static_cast<HttpServer*>(cls);
         auto* request = static_cast<HttpServer::RequestState*>(*state);
         if (request == nullptr)
@@ -108,12 +131,13 @@ struct Callbacks {
         // connection after the response; wait for the next one.
         if (!request->headers_complete) {
             request->headers_complete = true;
+            request->malformed = target_cut_short(*request, version);
             return MHD_YES;
         }
         // A body is never needed: discard it and answer.
         *upload_size = 0;
         Exchange exchange(connection, method, url, request->raw_uri);
-        return server->respond(connection, exchange) ? MHD_YES : MHD_NO;
+        return server->respond(connection, exchange, request->malformed) ? MHD_YES : MHD_NO;
     }
 
     static void log(void*, const char* format, va_list args) noexcept {
@@ -135,9 +159,10 @@ HttpServer::~HttpServer() {
         MHD_stop_daemon(daemon_);
 }
 
-bool HttpServer::respond(MHD_Connection* connection, const Exchange& exchange) noexcept {
+bool HttpServer::respond(MHD_Connection* connection, const Exchange& exchange,
+                         bool malformed) noexcept {
     try {
-        Response answer = handler_(exchange);
+        Response answer = malformed ? bad_request() : handler_(exchange);
         MHD_Response* response = MHD_create_response_from_buffer(
             answer.body.size(), answer.body.data(), MHD_RESPMEM_MUST_COPY);
         if (response == nullptr)
@@ -162,8 +187,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
     std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), tls));
     // Worker threads share the listening socket: none may block in accept().
     ::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK);
-    unsigned flags =
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    // No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 never times out a TLS
+    // connection that stalls before or inside the handshake (BC-21).
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (tls != nullptr)
         flags |= MHD_USE_TLS;
     server->listener_ = listener.get();
@@ -179,10 +205,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
         MHD_OPTION_THREAD_POOL_SIZE, limits.threads, MHD_OPTION_CONNECTION_LIMIT,
         limits.connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(limits.timeout.count()),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_limit, MHD_OPTION_URI_LOG_CALLBACK,
-        &Callbacks::request_start, server.get(), MHD_OPTION_NOTIFY_COMPLETED,
-        &Callbacks::request_done, server.get(), MHD_OPTION_NOTIFY_CONNECTION,
-        &Callbacks::connection, server.get(), MHD_OPTION_ARRAY,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_limit, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_URI_LOG_CALLBACK, &Callbacks::request_start, server.get(),
+        MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::request_done, server.get(),
+        MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::connection, server.get(), MHD_OPTION_ARRAY,
         tls != nullptr ? tls_options : tls_options + 2, MHD_OPTION_END);
     if (server->daemon_ == nullptr) {
         server->listener_ = -1;

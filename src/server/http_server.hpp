@@ -56,6 +56,8 @@ struct TlsSettings {
 
 class HttpServer {
 public:
+    struct RequestState; // per request, see http_server.cpp
+
     // tls == nullptr: plain HTTP.
     static Result<std::unique_ptr<HttpServer>>
     start(UniqueFd listener, Handler handler, const ServerLimits& limits, const TlsSettings* tls);
@@ -71,13 +73,12 @@ public:
     void close_after_responses() { draining_.store(true); }
 
 private:
-    struct RequestState;
     struct ConnectionState;
     HttpServer(Handler handler, const TlsSettings* tls);
 
     friend struct Callbacks; // the C callbacks of http_server.cpp
 
-    bool respond(MHD_Connection* connection, const Exchange& exchange) noexcept;
+    bool respond(MHD_Connection* connection, const Exchange& exchange, bool malformed) noexcept;
 
     Handler handler_;
     const TlsSettings* tls_;

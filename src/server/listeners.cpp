@@ -1,6 +1,7 @@
 #include "server/listeners.hpp"
 
 #include "common/log.hpp"
+#include "common/socket_address.hpp"
 
 #include <systemd/sd-daemon.h>
 
@@ -15,67 +16,19 @@
 namespace secure_api::server {
 namespace {
 
-struct Address {
-    sockaddr_storage storage{};
-    socklen_t length = 0;
-    bool ipv6_wildcard = false;
-    std::uint16_t port = 0;
-};
-
-Result<std::uint16_t> parse_port(std::string_view text, std::string_view spec) {
-    unsigned port = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    if (ec != std::errc() || ptr != text.data() + text.size() || port == 0 || port > 65535)
-        return fail("invalid port in listen address " + quoted(spec));
-    return static_cast<std::uint16_t>(port);
-}
-
-// "127.0.0.1:443", "0.0.0.0:443", "[::1]:443", "[::]:443".
-Result<Address> parse_address(std::string_view spec) {
-    auto colon = spec.rfind(':');
-    if (colon == std::string_view::npos || colon == 0)
-        return fail("listen address " + quoted(spec) + " is not <address>:<port>");
-    auto port = parse_port(spec.substr(colon + 1), spec);
-    if (!port)
-        return std::unexpected(port.error());
-    std::string host(spec.substr(0, colon));
-    Address address;
-    address.port = *port;
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-        auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(*port);
-        if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &in6->sin6_addr) != 1)
-            return fail("invalid IPv6 address in listen address " + quoted(spec));
-        address.length = sizeof(sockaddr_in6);
-        address.ipv6_wildcard = IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
-        return address;
-    }
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons(*port);
-    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) != 1)
-        return fail("invalid IPv4 address in listen address " + quoted(spec));
-    address.length = sizeof(sockaddr_in);
-    return address;
-}
-
 bool ipv4_wildcard_on(const std::vector<std::string>& specs, std::uint16_t port) {
     for (const auto& spec : specs) {
-        auto address = parse_address(spec);
-        if (!address || address->storage.ss_family != AF_INET || address->port != port)
-            continue;
-        auto* in4 = reinterpret_cast<const sockaddr_in*>(&address->storage);
-        if (in4->sin_addr.s_addr == htonl(INADDR_ANY))
+        auto address = parse_socket_address(spec);
+        if (address && address->family() == AF_INET && address->port == port && address->wildcard)
             return true;
     }
     return false;
 }
 
 Result<UniqueFd> bind_one(const std::string& spec, const std::vector<std::string>& all) {
-    auto address = parse_address(spec);
+    auto address = parse_socket_address(spec);
     if (!address)
-        return std::unexpected(address.error());
+        return fail("listen address " + quoted(spec) + ": " + address.error().message);
     UniqueFd fd(
         ::socket(address->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd)
@@ -85,7 +38,7 @@ Result<UniqueFd> bind_one(const std::string& spec, const std::vector<std::string
     if (address->storage.ss_family == AF_INET6) {
         // "[::]" alone serves IPv4 too; next to "0.0.0.0" on the same port
         // it must leave IPv4 to that socket or the second bind fails.
-        int v6only = address->ipv6_wildcard && !ipv4_wildcard_on(all, address->port) ? 0 : 1;
+        int v6only = address->wildcard && !ipv4_wildcard_on(all, address->port) ? 0 : 1;
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address->storage), address->length))

@@ -111,3 +111,32 @@ TEST(Config, HelpIsEarlyOutput) {
     ASSERT_TRUE(config->early_output);
     EXPECT_NE(config->early_output->find("http.per-ip-limit"), std::string::npos);
 }
+
+TEST(Config, EmptyValueOnTheCommandLine) {
+    auto config = load({"--config=/dev/null", "--http.cors-allow-origin="});
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->http.cors_allow_origin, "");
+}
+
+TEST(Config, ListenAddressErrorsNameKeyValueAndSource) {
+    auto config = load({"--config=/dev/null", "--listen-https=[::1:8443"});
+    ASSERT_FALSE(config);
+    EXPECT_EQ(config.error().message.find("command line: invalid value '[::1:8443' for key "
+                                          "'listen-https'"),
+              0u);
+    EXPECT_NE(config.error().message.find("closing ']'"), std::string::npos);
+    ConfigFile file("listen-http = nowhere\n");
+    auto from_file = load({"--config=" + file.path()});
+    ASSERT_FALSE(from_file);
+    EXPECT_EQ(from_file.error().message.find(file.path() + ": invalid value 'nowhere'"), 0u);
+    auto good =
+        load({"--config=/dev/null", "--listen-https=[::]:8443", "--listen-https=0.0.0.0:8443"});
+    ASSERT_TRUE(good) << good.error().message;
+    EXPECT_EQ(good->listen_https.size(), 2u);
+}
+
+TEST(Config, DirectoryAsConfigFileIsAnError) {
+    auto config = load({"--config=/tmp"});
+    ASSERT_FALSE(config);
+    EXPECT_NE(config.error().message.find("is a directory"), std::string::npos);
+}

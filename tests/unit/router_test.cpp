@@ -38,9 +38,9 @@ TEST(ApiRouter, SquareAnswersWithCorsAndType) {
 
 TEST(ApiRouter, NotFoundRows) {
     auto router = make_router();
-    for (const char* path : {"/square/-5", "/square/+5", "/square/1.5", "/square/",
-                             "/square/15/", "/square/\xd9\xa5", "/", "/nope", "/square",
-                             "/health/", "/square//15"})
+    for (const char* path :
+         {"/square/-5", "/square/+5", "/square/1.5", "/square/", "/square/15/", "/square/\xd9\xa5",
+          "/", "/nope", "/square", "/health/", "/square//15"})
         EXPECT_EQ(get(router, path).status, 404u) << path;
 }
 
@@ -106,9 +106,9 @@ TEST(HostHeader, AcceptsNamesAddressesAndPorts) {
 }
 
 TEST(HostHeader, RejectsEverythingElse) {
-    for (const char* bad : {"", "evil.test/path", "user@api.test", "api.test:", "api.test:99999",
-                            "api test", "[::1", "[zz]:80", "a..b", ".a", "api.test:80:80",
-                            "[::1]x", "ex\r\nample"})
+    for (const char* bad :
+         {"", "evil.test/path", "user@api.test", "api.test:", "api.test:99999", "api test", "[::1",
+          "[zz]:80", "a..b", ".a", "api.test:80:80", "[::1]x", "ex\r\nample"})
         EXPECT_FALSE(host_without_port(bad)) << bad;
 }
 

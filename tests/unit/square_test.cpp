@@ -46,9 +46,9 @@ TEST(Square, SmallNumbers) {
 }
 
 TEST(Square, AroundTheSmallNumberLimitMatchesPython) {
-    for (const char* digits : {"9999999999999999999", "10000000000000000000",
-                               "18446744073709551615", "18446744073709551616",
-                               "340282366920938463463374607431768211455"})
+    for (const char* digits :
+         {"9999999999999999999", "10000000000000000000", "18446744073709551615",
+          "18446744073709551616", "340282366920938463463374607431768211455"})
         EXPECT_EQ(square(digits), python_square(digits)) << digits;
 }
 

@@ -7,8 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace secure_api;
 using namespace std::chrono_literals;
@@ -28,7 +28,9 @@ Pair make_pair(const std::vector<std::string>& names, std::chrono::seconds lifet
     return {std::move(*key), std::move(*cert)};
 }
 
-std::string failure_name(const Result<void>& result) { return result ? "" : result.error().name; }
+std::string failure_name(const Result<void>& result) {
+    return result ? "" : result.error().name;
+}
 
 } // namespace
 
@@ -74,8 +76,8 @@ TEST(Pem, KeyAndChainRoundTrip) {
     EXPECT_EQ(chain->size(), 2u);
     auto key = x509::key_from_pem(*key_pem);
     ASSERT_TRUE(key);
-    EXPECT_TRUE(x509::check_pair(chain->front().get(), key->get(), {"api.test"},
-                                 x509::Clock::now()));
+    EXPECT_TRUE(
+        x509::check_pair(chain->front().get(), key->get(), {"api.test"}, x509::Clock::now()));
     EXPECT_FALSE(x509::chain_from_pem("garbage"));
     EXPECT_FALSE(x509::key_from_pem(""));
 }
@@ -129,8 +131,8 @@ TEST_F(Files, ReadFileHasASizeCap) {
 }
 
 TEST_F(Files, CredentialsLoadNamesTheUnreadableFile) {
-    auto loaded = server::Credentials::load(dir_ / "none.pem", dir_ / "none.key", {},
-                                            x509::Clock::now());
+    auto loaded =
+        server::Credentials::load(dir_ / "none.pem", dir_ / "none.key", {}, x509::Clock::now());
     ASSERT_FALSE(loaded);
     EXPECT_EQ(loaded.error().name, "Unreadable");
     EXPECT_NE(loaded.error().message.find("none.pem"), std::string::npos);
