@@ -154,12 +154,16 @@ def challenges(report, daemon, bus):
             expect_eq(result.error_name, INVALID_ARGUMENT, 'D-Bus error name')
     for path in ('/.well-known/acme-challenge/tok%2Ben', '/.well-known/acme-challenge/a.b',
                  '/.well-known/acme-challenge/', '/.well-known/acme-challenge/a/b',
-                 '/.well-known/acme-challenge/%00', '/.well-known/acme-challenge/..%2F..%2Fetc',
+                 '/.well-known/acme-challenge/..%2F..%2Fetc',
                  '/.well-known/acme-challenge/unknown_but_valid'):
         with report.case(f'GET {path} -> 404'):
             response = get(daemon, path)
             expect(response is not None, 'connection closed without an answer')
             expect_eq(response.status, 404, 'status')
+    with report.case('GET /.well-known/acme-challenge/%00 -> 400 (a NUL cuts the target short)'):
+        response = get(daemon, '/.well-known/acme-challenge/%00')
+        expect(response is not None, 'connection closed without an answer')
+        expect_eq(response.status, 400, 'status')
 
 
 def https_port_setting(report, sandbox):
