@@ -1,3 +1,4 @@
+#include "acme/client.hpp"
 #include "acme/problem.hpp"
 
 #include <gtest/gtest.h>
@@ -70,6 +71,33 @@ TEST(Problem, RejectsDocumentsThatAreNotProblems) {
     EXPECT_FALSE(parse_problem("[]"));
     EXPECT_FALSE(parse_problem(R"({"type": 7})"));
     EXPECT_FALSE(parse_problem(R"({"type":"x","subproblems":{}})"));
+}
+
+TEST(ResponseError, CarriesTheProblemTheStatusAndTheRetryAfter) {
+    HttpResponse response;
+    response.url = "https://ca.test/new-order";
+    response.status = 429;
+    response.content_type = "application/problem+json";
+    response.retry_after = "60";
+    response.body = R"({"type":"urn:ietf:params:acme:error:rateLimited","detail":"slow down"})";
+    const Error error = response_error("POST", response);
+    EXPECT_EQ(error.name, "urn:ietf:params:acme:error:rateLimited");
+    for (const char* part :
+         {"POST https://ca.test/new-order", "slow down", "HTTP 429", "Retry-After: 60"}) {
+        EXPECT_NE(error.message.find(part), std::string::npos) << part << " in " << error.message;
+    }
+}
+
+TEST(ResponseError, WithoutAProblemDocumentNamesTheStatus) {
+    HttpResponse response;
+    response.url = "https://ca.test/dir";
+    response.status = 502;
+    response.content_type = "text/html";
+    response.body = "<html>Bad Gateway</html>";
+    const Error error = response_error("GET", response);
+    EXPECT_EQ(error.name, "HttpStatus");
+    EXPECT_NE(error.message.find("HTTP 502"), std::string::npos) << error.message;
+    EXPECT_NE(error.message.find("'text/html'"), std::string::npos) << error.message;
 }
 
 } // namespace
