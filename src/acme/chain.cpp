@@ -1,5 +1,7 @@
 #include "acme/chain.hpp"
 
+#include "common/x509.hpp"
+
 #include <optional>
 
 namespace secure_api::acme {
@@ -20,17 +22,6 @@ Result<HttpResponse> fetch_pem(Client& client, const std::string& url) {
                     std::string(pem_chain_type));
     }
     return response;
-}
-
-// A list that gnutls_x509_crt_list_import2 allocated, taken apart into owners.
-std::vector<tls::X509Cert> adopt(gnutls_x509_crt_t* list, unsigned count) {
-    std::vector<tls::X509Cert> certs;
-    certs.reserve(count);
-    for (unsigned i = 0; i < count; ++i) {
-        certs.emplace_back(list[i]);
-    }
-    gnutls_free(list);
-    return certs;
 }
 
 std::string issuer_common_name(gnutls_x509_crt_t cert) {
@@ -86,23 +77,8 @@ Result<DownloadedChains> download_chains(Client& client, const std::string& cert
     return out;
 }
 
-Result<std::vector<tls::X509Cert>> parse_pem_chain(std::string_view pem) {
-    gnutls_x509_crt_t* list = nullptr;
-    unsigned count = 0;
-    const gnutls_datum_t data = tls::borrow(pem);
-    const int rc = gnutls_x509_crt_list_import2(&list, &count, &data, GNUTLS_X509_FMT_PEM, 0);
-    if (rc < 0) {
-        return std::unexpected(tls::gnutls_error("reading the certificate chain", rc));
-    }
-    auto certs = adopt(list, count);
-    if (certs.empty()) {
-        return fail("the certificate chain holds no certificate");
-    }
-    return certs;
-}
-
 Result<IssuerName> topmost_issuer(std::string_view pem) {
-    auto certs = parse_pem_chain(pem);
+    auto certs = x509::chain_from_pem(pem);
     if (!certs) {
         return std::unexpected(certs.error());
     }

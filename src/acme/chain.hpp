@@ -27,9 +27,6 @@ struct DownloadedChains {
 // The default chain is required; an alternate that fails is reported, not fatal.
 Result<DownloadedChains> download_chains(Client& client, const std::string& certificate_url);
 
-// Every certificate of a PEM bundle, in order. An empty bundle is an error.
-Result<std::vector<tls::X509Cert>> parse_pem_chain(std::string_view pem);
-
 struct IssuerName {
     std::string common_name; // empty when the issuer has no CN
     std::string dn;          // RFC 4514 string
