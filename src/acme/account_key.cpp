@@ -51,13 +51,8 @@ Result<std::string> der_to_raw_ecdsa(const tls::Datum& der) {
 }
 
 Result<tls::PubKey> public_part(gnutls_privkey_t key) {
-    gnutls_pubkey_t raw = nullptr;
-    int rc = gnutls_pubkey_init(&raw);
-    if (rc < 0) {
-        return std::unexpected(tls::gnutls_error("allocating a public key", rc));
-    }
-    tls::PubKey pub(raw);
-    rc = gnutls_pubkey_import_privkey(pub.get(), key, 0, 0);
+    tls::PubKey pub = tls::new_pubkey();
+    const int rc = gnutls_pubkey_import_privkey(pub.get(), key, 0, 0);
     if (rc < 0) {
         return std::unexpected(tls::gnutls_error("deriving the account public key", rc));
     }
@@ -78,13 +73,8 @@ Result<std::string> algorithm_for(gnutls_privkey_t key) {
 } // namespace
 
 Result<AccountKey> AccountKey::from_x509(gnutls_x509_privkey_t key) {
-    gnutls_privkey_t raw = nullptr;
-    int rc = gnutls_privkey_init(&raw);
-    if (rc < 0) {
-        return std::unexpected(tls::gnutls_error("allocating a private key", rc));
-    }
-    tls::PrivKey owned(raw);
-    rc = gnutls_privkey_import_x509(owned.get(), key, GNUTLS_PRIVKEY_IMPORT_COPY);
+    tls::PrivKey owned = tls::new_privkey();
+    const int rc = gnutls_privkey_import_x509(owned.get(), key, GNUTLS_PRIVKEY_IMPORT_COPY);
     if (rc < 0) {
         return std::unexpected(tls::gnutls_error("importing the account key", rc));
     }

@@ -42,11 +42,7 @@ Result<std::string> make_csr(gnutls_x509_privkey_t key, const std::vector<std::s
     if (names.empty()) {
         return fail("building the CSR: no names to request");
     }
-    gnutls_x509_crq_t raw = nullptr;
-    if (auto init = check(gnutls_x509_crq_init(&raw), "allocating"); !init) {
-        return std::unexpected(init.error());
-    }
-    tls::CertRequest crq(raw);
+    tls::CertRequest crq = tls::new_cert_request();
     auto built = check(gnutls_x509_crq_set_version(crq.get(), 1), "setting the version");
     built = built ? add_names(crq.get(), names) : built;
     built = built ? check(gnutls_x509_crq_set_key(crq.get(), key), "setting the key") : built;
