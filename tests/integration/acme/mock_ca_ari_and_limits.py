@@ -66,7 +66,10 @@ class Responder(http.server.BaseHTTPRequestHandler):
             self.send_header('Connection', 'close')
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client gave up on purpose (size cap, timeout)
 
     def do_GET(self):
         Responder.seen.append(self.path)
