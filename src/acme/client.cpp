@@ -1,5 +1,7 @@
 #include "acme/client.hpp"
 
+#include "acme/retry_after.hpp"
+
 #include "acme/jws.hpp"
 #include "acme/problem.hpp"
 
@@ -36,7 +38,7 @@ Result<HttpResponse> checked(const std::string& method, Result<HttpResponse> res
 
 } // namespace
 
-Error response_error(const std::string& method, const HttpResponse& response) {
+static Error plain_response_error(const std::string& method, const HttpResponse& response) {
     const std::string what = method + " " + response.url;
     std::string retry = response.retry_after ? " (Retry-After: " + *response.retry_after + ")" : "";
     if (auto problem = problem_of(response)) {
@@ -50,6 +52,15 @@ Error response_error(const std::string& method, const HttpResponse& response) {
                                                     : secure_api::quoted(response.content_type)) +
                      retry,
                  "HttpStatus");
+}
+
+Error response_error(const std::string& method, const HttpResponse& response) {
+    Error error = plain_response_error(method, response);
+    // Kept as a value too, so a rate limit (RFC 8555 §6.6) can be honoured.
+    if (response.retry_after)
+        if (auto wait = parse_retry_after(*response.retry_after, Clock::now()))
+            error.retry_after = *wait;
+    return error;
 }
 
 Client::Client(std::string directory_url, Directory directory, AccountKey key, Transport transport,

@@ -86,6 +86,8 @@ TEST(ResponseError, CarriesTheProblemTheStatusAndTheRetryAfter) {
          {"POST https://ca.test/new-order", "slow down", "HTTP 429", "Retry-After: 60"}) {
         EXPECT_NE(error.message.find(part), std::string::npos) << part << " in " << error.message;
     }
+    ASSERT_TRUE(error.retry_after);
+    EXPECT_EQ(*error.retry_after, std::chrono::seconds(60));
 }
 
 TEST(ResponseError, WithoutAProblemDocumentNamesTheStatus) {
