@@ -301,13 +301,16 @@ ExitStatus Renewal::renew(acme::Client& client, const Decision& decision) {
     state_.failures = 0;
     state_.backoff_until.reset();
     state_.ari_serial.clear();
+    auto next = lifetime_due_at({info.serial, info.not_before, info.not_after, info.names});
     log::write(log::Priority::notice,
                "Issued certificate " + info.serial + " for " + quoted(first_name(config_)) +
-                   ", valid until " + when(info.not_after),
+                   ", valid until " + when(info.not_after) + "; next renewal due at " +
+                   when(next),
                log::id::cert_issued,
                {{"DOMAIN", first_name(config_)},
                 {"CERT_SERIAL", info.serial},
                 {"CERT_NOT_AFTER", when(info.not_after)},
+                {"NEXT_RENEWAL", when(next)},
                 {"ORDER_URL", issued->order_url}});
     return reload(info.serial);
 }
