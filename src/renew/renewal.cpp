@@ -304,8 +304,7 @@ ExitStatus Renewal::renew(acme::Client& client, const Decision& decision) {
     auto next = lifetime_due_at({info.serial, info.not_before, info.not_after, info.names});
     log::write(log::Priority::notice,
                "Issued certificate " + info.serial + " for " + quoted(first_name(config_)) +
-                   ", valid until " + when(info.not_after) + "; next renewal due at " +
-                   when(next),
+                   ", valid until " + when(info.not_after) + "; next renewal due at " + when(next),
                log::id::cert_issued,
                {{"DOMAIN", first_name(config_)},
                 {"CERT_SERIAL", info.serial},
