@@ -71,12 +71,12 @@ def sha256(path):
 # years behind (BC-12) still completes the handshake and sees the CA's Date header.
 
 
-def make_server_tls(directory, label, valid_days_ago=1):
+def make_server_tls(directory, label, valid_days_ago=1, valid_days_ahead=2):
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     start = harness.utc(now - datetime.timedelta(days=valid_days_ago))
-    end = harness.utc(now + datetime.timedelta(days=2))
+    end = harness.utc(now + datetime.timedelta(days=valid_days_ahead))
     dates = f'activation_date = "{start}"\nexpiration_date = "{end}"\n'
     (directory / 'ca.tmpl').write_text(
         f'cn = "secure-api test CA for {label}"\nca\ncert_signing_key\n' + dates)
@@ -105,7 +105,7 @@ class LoopbackPebble(pebble_acme.Pebble):
     D-Bus.  Optional certificateValidityPeriod and extra environment."""
 
     def __init__(self, directory, http_port, validity=None, nonce_reject=0, alternate_roots=0,
-                 env=None, tls_valid_days_ago=1):
+                 env=None, tls_valid_days_ago=1, tls_valid_days_ahead=2):
         directory = pathlib.Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         super().__init__(directory, nonce_reject=nonce_reject, alternate_roots=alternate_roots)
@@ -113,10 +113,12 @@ class LoopbackPebble(pebble_acme.Pebble):
         self.validity = validity
         self.extra_env = dict(env or {})
         self.tls_valid_days_ago = tls_valid_days_ago
+        self.tls_valid_days_ahead = tls_valid_days_ahead
 
     def __enter__(self):
         try:
-            make_server_tls(self.directory, 'pebble', self.tls_valid_days_ago)
+            make_server_tls(self.directory, 'pebble', self.tls_valid_days_ago,
+                            self.tls_valid_days_ahead)
             self._start_challtestsrv()
             self._start_pebble()
         except BaseException:
@@ -239,7 +241,7 @@ class AcmeProxy:
     def __init__(self, directory, pebble):
         self.pebble = pebble
         self.tls_dir = make_server_tls(pathlib.Path(directory), 'the ACME proxy',
-                                       pebble.tls_valid_days_ago)
+                                       pebble.tls_valid_days_ago, pebble.tls_valid_days_ahead)
         self.requests = []
         self.responses = []             # (method, path, status, problem type or '')
         self.lock = threading.Lock()
