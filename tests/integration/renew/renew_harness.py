@@ -557,10 +557,10 @@ class RenewSandbox(harness.Sandbox):
     """harness.Sandbox + pebble + the renewer's configuration and state."""
 
     def __enter__(self):
+        self.renew_binary = renew_binary()      # before any directory exists to leak
         super().__enter__()
         self.pebbles = []
         self.proxies = []
-        self.renew_binary = renew_binary()
         self.https_port = harness.free_port()
         self.http_port = pebble_acme.free_port()
         self.state_dir = self.dir / 'state'
