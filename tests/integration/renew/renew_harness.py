@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import re
-import signal
 import ssl
 import subprocess
 import sys
@@ -675,16 +674,6 @@ class RenewSandbox(harness.Sandbox):
         return RenewResult(argv, result.returncode, result.stdout.decode(errors='replace'),
                            stderr, seconds)
 
-    def spawn_renew(self, *extra, env_extra=None, wrapper=(), stderr_path=None):
-        """The renewer in the background (its own process group), for kill tests."""
-        self.renew_runs += 1
-        argv = list(wrapper) + self.renew_argv(*extra)
-        env = clean_environment({'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address})
-        env.update(env_extra or {})
-        path = stderr_path or (self.dir / f'renew-{self.renew_runs}.stderr')
-        with open(path, 'wb') as err:
-            return self.processes.spawn(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
-
     # -- what the renewer leaves behind ------------------------------------------------------
 
     @property
@@ -762,10 +751,3 @@ class RenewSandbox(harness.Sandbox):
         root = pebble.root_file(root_index)
         expect_eq(self.served_serial(root), serial, 'serial the daemon serves after issuance')
         return result, serial, root
-
-
-def stop_process_group(proc):
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
