@@ -163,6 +163,32 @@ class MemorySampler:
 
 
 # ---------------------------------------------------------------------------------------------
+# Clients that stall inside the handshake
+
+# The first 32 bytes of a ClientHello that announces 512 bytes: the server has to wait for more.
+HALF_CLIENT_HELLO = b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' + bytes(21)
+
+
+def stalled_handshake_cpu(stack, connections=4, seconds=3.0):
+    """Share of one CPU (%) the stack uses while `connections` clients stall mid-handshake."""
+    sockets = []
+    try:
+        for _ in range(connections):
+            client = socket.create_connection(('127.0.0.1', stack.port), timeout=10)
+            sockets.append(client)
+            client.sendall(HALF_CLIENT_HELLO)
+        time.sleep(0.5)
+        before = sum(task_cpu_ns(pid) for pid in stack.pids())
+        time.sleep(seconds)
+        used = sum(task_cpu_ns(pid) for pid in stack.pids()) - before
+    finally:
+        for client in sockets:
+            client.close()
+    time.sleep(0.2)
+    return used / (seconds * 1e9) * 100
+
+
+# ---------------------------------------------------------------------------------------------
 # Cold start under socket activation
 
 
