@@ -238,7 +238,8 @@ CertInfo describe(gnutls_x509_crt_t cert) {
 }
 
 Result<void> check_pair(gnutls_x509_crt_t leaf, gnutls_x509_privkey_t key,
-                        const std::vector<std::string>& names, Clock::time_point now) {
+                        const std::vector<std::string>& names, Clock::time_point now,
+                        std::chrono::seconds not_before_slack) {
     auto cert_id = key_id(leaf);
     if (!cert_id)
         return std::unexpected(cert_id.error());
@@ -250,7 +251,7 @@ Result<void> check_pair(gnutls_x509_crt_t leaf, gnutls_x509_privkey_t key,
     CertInfo info = describe(leaf);
     if (info.not_after <= now)
         return fail("the certificate expired on " + format_time(info.not_after), "Expired");
-    if (info.not_before > now)
+    if (info.not_before > now + not_before_slack)
         return fail("the certificate is not valid before " + format_time(info.not_before),
                     "NotYetValid");
     for (const auto& name : names)

@@ -43,9 +43,11 @@ std::string format_utc(Clock::time_point when);
 
 // Checks, in this order, each failing with the Error name given:
 // key matches the leaf ("KeyMismatch"), not expired ("Expired"), already
-// valid ("NotYetValid"), and the leaf covers every name ("NamesNotCovered").
+// valid ("NotYetValid", allowing not_before_slack for a CA whose clock runs
+// a little ahead), and the leaf covers every name ("NamesNotCovered").
 Result<void> check_pair(gnutls_x509_crt_t leaf, gnutls_x509_privkey_t key,
-                        const std::vector<std::string>& names, Clock::time_point now);
+                        const std::vector<std::string>& names, Clock::time_point now,
+                        std::chrono::seconds not_before_slack = std::chrono::seconds(0));
 
 // A self-signed certificate for names (the first one is the subject CN),
 // valid from an hour ago for the given time; used as a first-boot placeholder.

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 constexpr auto max_clock_skew = 1h;
 constexpr auto default_ari_recheck = 6h;
 constexpr auto default_rate_limit_wait = 1h;
+constexpr auto max_rate_limit_wait = std::chrono::hours(24 * 7);
 constexpr const char* daemon_group = "secure-api";
 
 std::string first_name(const Config& config) {
@@ -72,6 +73,12 @@ ExitStatus Renewal::run() {
     if (auto status = deferred())
         return *status;
     cert_ = installed();
+    if (cert_ && cert_->not_before > now_ + max_clock_skew)
+        return failure(Error("clock skew: the installed certificate is valid from " +
+                                 when(cert_->not_before) + ", but this machine's clock says " +
+                                 when(now_) + "; fix the system clock",
+                             "ClockSkew"),
+                       "checking the clock");
     Decision decision = decide(cert_, config_.domains, std::nullopt, now_, config_.force);
     bool fresh = false;
     auto window = cert_ ? cached_window(*cert_, fresh) : std::nullopt;
@@ -115,7 +122,7 @@ Result<void> Renewal::prepare() {
     state_ = *state;
     if (auto removed = clean_up(live_); removed && *removed > 0)
         log::info("Removed " + std::to_string(*removed) +
-                  " leftovers of an interrupted installation");
+                  " retired certificate generation(s) or leftovers of interrupted runs");
     files::remove_stale_temporaries(acme_dir_);
     return {};
 }
@@ -142,6 +149,18 @@ std::optional<ExitStatus> Renewal::settle_pending_reload() {
 }
 
 std::optional<ExitStatus> Renewal::deferred() {
+    // A horizon further out than any this program records was written with
+    // a wrong clock; waiting for it would stop renewals for good (BC-12).
+    if (state_.backoff_until && *state_.backoff_until > now_ + backoff_after(1000)) {
+        log::warning("Ignoring a backoff until " + when(*state_.backoff_until) +
+                     ", further ahead than any backoff: the clock was wrong");
+        state_.backoff_until.reset();
+    }
+    if (state_.rate_limited_until && *state_.rate_limited_until > now_ + max_rate_limit_wait) {
+        log::warning("Ignoring a rate limit until " + when(*state_.rate_limited_until) +
+                     ", further ahead than any CA asks: the clock was wrong");
+        state_.rate_limited_until.reset();
+    }
     if (state_.rate_limited_until && *state_.rate_limited_until > now_) {
         log::notice("The CA asked not to be asked before " + when(*state_.rate_limited_until) +
                     " (rate limit), waiting");
@@ -221,6 +240,9 @@ void Renewal::refresh_renewal_info(acme::Client& client) {
     if (!info) {
         log::notice("The CA's renewal information is unavailable (" + info.error().message +
                     "), using the certificate's lifetime instead");
+        // RFC 9773 §4.3: even an error answer says when to ask again.
+        if (info.error().retry_after)
+            state_.ari_next_check = now_ + *info.error().retry_after;
     } else {
         state_.ari_window = AriWindow{info->window_start, info->window_end};
         if (info->retry_after)
@@ -296,11 +318,20 @@ ExitStatus Renewal::renew(acme::Client& client, const Decision& decision) {
         return failure(Error("the new certificate or key cannot be written as PEM"), "installing");
     auto info = x509::describe(leaf->front().get());
     Material material{issued->chain_pem, *key_pem, info.serial};
-    if (auto installed = install(live_, material, key_ownership()); !installed)
+    // Owed before the switch: a run killed between installing and reloading
+    // leaves the marker, and the next run hands the pair over (BC-08, BC-09).
+    state_.pending_reload = true;
+    save();
+    if (auto installed = install(live_, material, key_ownership()); !installed) {
+        state_.pending_reload = false;
         return failure(installed.error(), "installing");
+    }
     state_.failures = 0;
     state_.backoff_until.reset();
-    state_.ari_serial.clear();
+    // Nothing to ask the CA about the new certificate for a while.
+    state_.ari_serial = info.serial;
+    state_.ari_window.reset();
+    state_.ari_next_check = now_ + default_ari_recheck;
     auto next = lifetime_due_at({info.serial, info.not_before, info.not_after, info.names});
     log::write(log::Priority::notice,
                "Issued certificate " + info.serial + " for " + quoted(first_name(config_)) +
@@ -356,7 +387,7 @@ Result<void> Renewal::verify(const acme::IssuedCertificate& issued,
     // A few minutes of tolerance: the CA's clock and ours agree to within
     // max_clock_skew, but a notBefore in our future means "not yet valid"
     // to every client on this machine.
-    auto checked = x509::check_pair(chain->front().get(), key, config_.domains, now_ + 5min);
+    auto checked = x509::check_pair(chain->front().get(), key, config_.domains, now_, 5min);
     if (!checked && checked.error().name == "NotYetValid")
         return fail(checked.error().message + " by this machine's clock (" + when(now_) +
                         "); not installing a certificate from its future",
@@ -402,7 +433,7 @@ ExitStatus Renewal::failure(const Error& error, std::string_view step) {
     bool rate_limited = is_problem(error, "rateLimited");
     if (rate_limited) {
         state_.rate_limited_until = now_ + error.retry_after.value_or(default_rate_limit_wait);
-    } else if (error.name != "AgreeTosRequired") {
+    } else if (error.name != "AgreeTosRequired" && error.name != "ClockSkew") {
         state_.failures += 1;
         state_.backoff_until = now_ + backoff_after(state_.failures);
     }
