@@ -34,6 +34,7 @@ def main():
                     state_file = sandbox.acme_dir / 'state.json'
                     state = sandbox.state()
                     state.pop('backoff_until', None)
+                    state.pop('ari_next_check', None)
                     state['failures'] = 0
                     state_file.write_text(json.dumps(state))
                 started = time.monotonic()
