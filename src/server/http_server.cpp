@@ -7,6 +7,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace secure_api::server {
 
@@ -100,6 +103,22 @@ struct Callbacks {
         // The certificate callback only gets the session; this leads it back here.
         gnutls_session_set_ptr(session, connection);
         gnutls_session_ticket_enable_server(session, &server->tls_->ticket_key);
+        gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+                                           &Callbacks::finished);
+    }
+
+    // GnuTLS sends its session tickets with its own Finished (RFC 8446
+    // §4.6.1), so when the client's Finished arrives the server has nothing
+    // to send and the kernel delays the ACK; a client with Nagle's algorithm
+    // on then holds its first request back ~40 ms. Acknowledge at once.
+    static int finished(gnutls_session_t session, unsigned, unsigned, unsigned incoming,
+                        const gnutls_datum_t*) noexcept {
+        if (incoming != 0) {
+            int one = 1;
+            ::setsockopt(gnutls_transport_get_int(session), IPPROTO_TCP, TCP_QUICKACK, &one,
+                         sizeof one);
+        }
+        return 0;
     }
 
     static int certificate(gnutls_session_t session, const gnutls_datum_t*, int,
@@ -187,9 +206,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Handler
     std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler), tls));
     // Worker threads share the listening socket: none may block in accept().
     ::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK);
-    // No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 never times out a TLS
-    // connection that stalls before or inside the handshake (BC-21).
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    // poll, not epoll: with epoll libmicrohttpd 0.9.75 keeps a TLS connection
+    // that waits for the client's next handshake flight on its ready list and
+    // spins on it (hundreds of empty epoll_wait/recv per handshake, a CPU
+    // burnt by idle connections). No MHD_USE_TURBO: with it, stalled
+    // handshakes are never timed out (BC-21) and connections end without a
+    // close_notify (RFC 8446 §6.1), which makes OpenSSL clients drop their
+    // session instead of resuming it. docs/benchmarks.md has the measurements.
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (tls != nullptr)
         flags |= MHD_USE_TLS;
     server->listener_ = listener.get();
