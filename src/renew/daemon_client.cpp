@@ -1,5 +1,6 @@
 #include "renew/daemon_client.hpp"
 
+#include "acme/base64url.hpp"
 #include "common/atomic_file.hpp"
 #include "common/log.hpp"
 
@@ -80,10 +81,8 @@ void DaemonPublisher::withdraw(std::string_view token) noexcept {
 }
 
 Result<void> WebrootPublisher::publish(std::string_view token, std::string_view key_authorization) {
-    // The token becomes a file name: base64url only (RFC 8555 §8.3), no "..".
-    if (token.empty() ||
-        token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789-_") != std::string_view::npos)
+    // The token becomes a file name: base64url only (RFC 8555 §8.3), so no "/" or "..".
+    if (token.empty() || !acme::base64url_decode(token))
         return fail("the CA sent the token " + quoted(token) + ", which is not base64url");
     auto dir = webroot_ / ".well-known" / "acme-challenge";
     std::error_code ec;
