@@ -67,7 +67,7 @@ Result<void> adopt_plain_directory(const LiveFiles& live) {
 
 Result<fs::path> new_generation(const LiveFiles& live, const std::string& serial) {
     fs::path dir = live.generations() / (serial + "-" + random_suffix());
-    if (::mkdir(dir.c_str(), 0755) != 0)
+    if (::mkdir(dir.c_str(), 0755) != 0 || ::chmod(dir.c_str(), 0755) != 0)
         return std::unexpected(errno_error("creating " + quoted(dir.string())));
     return dir;
 }
@@ -103,6 +103,9 @@ Result<void> install(const LiveFiles& live, const Material& material, files::Own
     fs::create_directories(live.generations(), ec);
     if (ec)
         return fail("creating " + quoted(live.generations().string()) + ": " + ec.message());
+    // The daemon, another user, must get through to the key; the program's
+    // umask would leave directories closed to it. The files guard themselves.
+    ::chmod(live.generations().c_str(), 0755);
     if (auto adopted = adopt_plain_directory(live); !adopted)
         return adopted;
     auto previous = link_target(live.live_dir());

@@ -108,6 +108,7 @@ Result<void> Renewal::prepare() {
     std::filesystem::create_directories(acme_dir_, ec);
     ::chmod(acme_dir_.c_str(), 0700);
     std::filesystem::create_directories(live_.live_dir().parent_path(), ec);
+    ::chmod(live_.live_dir().parent_path().c_str(), 0755); // the daemon reads below it
     if (ec)
         return fail("creating " + quoted(acme_dir_.string()) + ": " + ec.message());
     lock_.reset(::open((acme_dir_ / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
