@@ -150,15 +150,24 @@ def wait_until(predicate, timeout, interval=0.02, what='condition'):
 # Ports and addresses
 
 
+_handed_out = set()
+
+
 def free_port(family=socket.AF_INET):
-    """A TCP port free on loopback for the family (for AF_INET6 free on both stacks)."""
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sock.bind(('::', 0))
-        else:
-            sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A TCP port free on loopback for the family (for AF_INET6 free on both stacks), and never
+    one this process handed out before: the kernel may offer a just-closed port again, and two
+    servers of one test would then race for it."""
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind(('::', 0))
+            else:
+                sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def have_ipv6_loopback():

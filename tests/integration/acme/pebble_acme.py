@@ -40,17 +40,36 @@ def log(message):
     print(message, flush=True)
 
 
+_handed_out = set()
+
+
+def udp_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        try:
+            udp.bind(('127.0.0.1', port))
+            return True
+        except OSError:
+            return False
+
+
+def tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+        tcp.bind(('127.0.0.1', 0))
+        return tcp.getsockname()[1]
+
+
+# Where TCP ports come from; a harness that also picks ports elsewhere replaces it with its own,
+# so that no port is handed out twice in one process.
+port_source = tcp_port
+
+
 def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 (the mock DNS uses both)."""
+    """A port free for both TCP and UDP on 127.0.0.1 (the mock DNS uses both), never one handed
+    out before in this process."""
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(('127.0.0.1', 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(('127.0.0.1', port))
-                except OSError:
-                    continue
+        port = port_source()
+        if port not in _handed_out and udp_free(port):
+            _handed_out.add(port)
             return port
     raise Failure('no free port on 127.0.0.1')
 

@@ -32,6 +32,9 @@ sys.path.insert(0, str(HERE.parent / 'acme'))
 
 import harness  # noqa: E402
 import pebble_acme  # noqa: E402
+
+# One registry of handed-out ports for both harnesses (see harness.free_port).
+pebble_acme.port_source = harness.free_port
 from harness import expect, expect_eq, log  # noqa: E402,F401
 
 DOMAIN = harness.DOMAIN
