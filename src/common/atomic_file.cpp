@@ -29,13 +29,6 @@ Result<void> write_all(int fd, std::string_view content) {
     return {};
 }
 
-Result<void> sync_directory(const std::filesystem::path& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd || ::fsync(fd.get()) != 0)
-        return std::unexpected(errno_error("syncing directory " + quoted(dir.string()), errno));
-    return {};
-}
-
 // Content, owner and final mode go into the temporary file before it gets
 // its name, so the target name only ever shows a complete file. mkostemp
 // creates it 0600 whatever the umask, so key material is never more exposed
@@ -73,6 +66,13 @@ Result<void> write_atomically(const std::filesystem::path& target, std::string_v
         return std::unexpected(filled.error().context("writing " + quoted(target.string())));
     }
     return sync_directory(dir);
+}
+
+Result<void> sync_directory(const std::filesystem::path& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::fsync(fd.get()) != 0)
+        return std::unexpected(errno_error("syncing directory " + quoted(dir.string()), errno));
+    return {};
 }
 
 Result<int> remove_stale_temporaries(const std::filesystem::path& dir) {

@@ -21,6 +21,9 @@ struct Ownership {
 Result<void> write_atomically(const std::filesystem::path& target, std::string_view content,
                               mode_t mode, Ownership owner = {});
 
+// fsync a directory, so that renames and creations in it are durable.
+Result<void> sync_directory(const std::filesystem::path& dir);
+
 // Remove leftovers of interrupted writes in dir; returns how many were removed.
 Result<int> remove_stale_temporaries(const std::filesystem::path& dir);
 

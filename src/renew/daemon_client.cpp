@@ -2,6 +2,7 @@
 
 #include "acme/base64url.hpp"
 #include "common/atomic_file.hpp"
+#include "common/bus_names.hpp"
 #include "common/log.hpp"
 
 #include <cstring>
@@ -9,9 +10,9 @@
 namespace secure_api::renew {
 namespace {
 
-constexpr const char* bus_name = "org.secureapi.Daemon1";
-constexpr const char* object_path = "/org/secureapi/Daemon1";
-constexpr const char* interface_name = "org.secureapi.Daemon1";
+using bus::interface_name;
+using bus::object_path;
+constexpr const char* bus_name = bus::name;
 
 Error call_error(const std::string& method, sd::BusError& error, int rc) {
     std::string text = error.message().empty() ? std::strerror(-rc) : error.message();

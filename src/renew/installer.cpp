@@ -20,13 +20,6 @@ Error errno_error(const std::string& what) {
     return Error(what + ": " + std::strerror(errno));
 }
 
-Result<void> sync_directory(const fs::path& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd || ::fsync(fd.get()) != 0)
-        return std::unexpected(errno_error("syncing " + quoted(dir.string())));
-    return {};
-}
-
 std::string random_suffix() {
     std::random_device random;
     return std::to_string(random()) + std::to_string(random());
@@ -42,7 +35,7 @@ Result<void> point_link(const fs::path& path, const fs::path& target) {
         ::unlink(temp.c_str());
         return std::unexpected(error);
     }
-    return sync_directory(path.parent_path());
+    return files::sync_directory(path.parent_path());
 }
 
 // The generation the live link points at, relative to the certs directory.
@@ -82,7 +75,7 @@ Result<void> write_pair(const LiveFiles& live, const fs::path& dir, const Materi
             files::write_atomically(dir / live.cert.filename(), material.chain_pem, 0644, owner);
         !cert)
         return cert;
-    return sync_directory(dir);
+    return files::sync_directory(dir);
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // WithdrawChallenge and the properties of the served certificate.
 #pragma once
 
+#include "common/bus_names.hpp"
 #include "common/error.hpp"
 #include "common/systemd.hpp"
 #include "server/challenge_store.hpp"
@@ -12,9 +13,9 @@
 
 namespace secure_api::server {
 
-inline constexpr const char* bus_name = "org.secureapi.Daemon1";
-inline constexpr const char* object_path = "/org/secureapi/Daemon1";
-inline constexpr const char* interface_name = "org.secureapi.Daemon1";
+using bus::interface_name;
+using bus::object_path;
+inline constexpr const char* bus_name = bus::name;
 
 class DbusService {
 public:
