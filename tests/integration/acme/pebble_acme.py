@@ -8,6 +8,7 @@ the http-01 server pebble validates against) and pebble, with a throwaway TLS ce
 pebble made with certtool, on ports chosen at run time. Every process is killed on the way out.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -85,13 +86,22 @@ def certtool(*args):
     subprocess.run(['certtool', *args], check=True, capture_output=True, env=clean_environment())
 
 
-def make_pebble_tls(directory):
-    """A throwaway CA and a leaf for localhost, 127.0.0.1 and ::1 for pebble's HTTPS."""
+def make_server_tls(directory, label, valid_days_ago=1, valid_days_ahead=2):
+    """A throwaway CA and a leaf for localhost, 127.0.0.1 and ::1, for pebble's HTTPS or any
+    other test server's.  The validity may start years ago, so that a client whose clock runs
+    behind (BC-12) still completes the handshake."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    start = now - datetime.timedelta(days=valid_days_ago)
+    end = now + datetime.timedelta(days=valid_days_ahead)
+    dates = (f'activation_date = "{start:%Y-%m-%d %H:%M:%S}"\n'
+             f'expiration_date = "{end:%Y-%m-%d %H:%M:%S}"\n')
     (directory / 'ca.tmpl').write_text(
-        'cn = "secure-api test CA for pebble"\nca\ncert_signing_key\nexpiration_days = 2\n')
+        f'cn = "secure-api test CA for {label}"\nca\ncert_signing_key\n' + dates)
     (directory / 'leaf.tmpl').write_text(
         'cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-        'ip_address = "::1"\ntls_www_server\nsigning_key\nexpiration_days = 2\n')
+        'ip_address = "::1"\ntls_www_server\nsigning_key\n' + dates)
     certtool('--generate-privkey', '--key-type=ecdsa', '--outfile', str(directory / 'ca.key'))
     certtool('--generate-self-signed', '--load-privkey', str(directory / 'ca.key'),
              '--template', str(directory / 'ca.tmpl'), '--outfile', str(directory / 'ca.pem'))
@@ -100,18 +110,33 @@ def make_pebble_tls(directory):
              '--load-ca-certificate', str(directory / 'ca.pem'),
              '--load-ca-privkey', str(directory / 'ca.key'),
              '--template', str(directory / 'leaf.tmpl'), '--outfile', str(directory / 'leaf.pem'))
+    return directory
 
 
 class Pebble:
-    """pebble-challtestsrv and pebble, started in their own process groups."""
+    """pebble-challtestsrv and pebble, started in their own process groups.
 
-    def __init__(self, directory, nonce_reject=0, alternate_roots=0):
-        self.directory = directory
+    challtestsrv is always the mock DNS.  Without http_port it also serves the http-01
+    challenges pebble validates; with http_port its own challenge servers stay off and pebble
+    validates against that port (a server of the test's own).  validity: pebble's
+    certificateValidityPeriod in seconds; env: more environment for pebble; the TLS window:
+    how long before and after now pebble's own certificate is valid."""
+
+    def __init__(self, directory, nonce_reject=0, alternate_roots=0, http_port=None,
+                 validity=None, env=None, tls_valid_days_ago=0, tls_valid_days_ahead=2):
+        self.directory = pathlib.Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.processes = []
         self.ports = {name: free_port() for name in
-                      ('acme', 'management', 'http01', 'tls', 'dns', 'challtestsrv')}
+                      ('acme', 'management', 'tls', 'dns', 'challtestsrv')}
+        self.challtestsrv_http01 = http_port is None
+        self.ports['http01'] = free_port() if http_port is None else http_port
         self.nonce_reject = nonce_reject
         self.alternate_roots = alternate_roots
+        self.validity = validity
+        self.extra_env = dict(env or {})
+        self.tls_valid_days_ago = tls_valid_days_ago
+        self.tls_valid_days_ahead = tls_valid_days_ahead
 
     @property
     def directory_url(self):
@@ -127,7 +152,8 @@ class Pebble:
 
     def __enter__(self):
         try:
-            make_pebble_tls(self.directory)
+            make_server_tls(self.directory, 'pebble', self.tls_valid_days_ago,
+                            self.tls_valid_days_ahead)
             self._start_challtestsrv()
             self._start_pebble()
         except BaseException:
@@ -147,13 +173,15 @@ class Pebble:
 
     def _start_challtestsrv(self):
         p = self.ports
+        http01 = f'127.0.0.1:{p["http01"]}' if self.challtestsrv_http01 else ''
         self._spawn('challtestsrv', [
             CHALLTESTSRV, '-dns01', f'127.0.0.1:{p["dns"]}', '-defaultIPv4', '127.0.0.1',
-            '-defaultIPv6', '', '-http01', f'127.0.0.1:{p["http01"]}', '-https01', '',
+            '-defaultIPv6', '', '-http01', http01, '-https01', '',
             '-tlsalpn01', '', '-management', f'127.0.0.1:{p["challtestsrv"]}'],
             clean_environment())
         self._wait_for_port('challtestsrv', p['challtestsrv'])
-        self._wait_for_port('challtestsrv', p['http01'])
+        if self.challtestsrv_http01:
+            self._wait_for_port('challtestsrv', p['http01'])
 
     def _start_pebble(self):
         p = self.ports
@@ -167,6 +195,8 @@ class Pebble:
             'ocspResponderURL': '',
             'externalAccountBindingRequired': False,
         }}
+        if self.validity:
+            config['pebble']['certificateValidityPeriod'] = int(self.validity)
         (self.directory / 'pebble.json').write_text(json.dumps(config))
         env = clean_environment({
             'PEBBLE_VA_NOSLEEP': '1',
@@ -174,6 +204,7 @@ class Pebble:
             'PEBBLE_AUTHZREUSE': '0',
             'PEBBLE_ALTERNATE_ROOTS': str(self.alternate_roots),
         })
+        env.update(self.extra_env)
         self._spawn('pebble', [PEBBLE, '-config', str(self.directory / 'pebble.json'),
                                '-dnsserver', f'127.0.0.1:{p["dns"]}'], env)
         self._wait_for_port('pebble', p['acme'])

@@ -67,34 +67,8 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-# ---------------------------------------------------------------------------------------------
-# TLS for pebble's own listener and for the proxies: a throwaway CA and a leaf for localhost,
-# 127.0.0.1 and ::1.  The validity may start years ago, so that a renewer whose clock runs two
-# years behind (BC-12) still completes the handshake and sees the CA's Date header.
-
-
-def make_server_tls(directory, label, valid_days_ago=1, valid_days_ahead=2):
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    start = harness.utc(now - datetime.timedelta(days=valid_days_ago))
-    end = harness.utc(now + datetime.timedelta(days=valid_days_ahead))
-    dates = f'activation_date = "{start}"\nexpiration_date = "{end}"\n'
-    (directory / 'ca.tmpl').write_text(
-        f'cn = "secure-api test CA for {label}"\nca\ncert_signing_key\n' + dates)
-    (directory / 'leaf.tmpl').write_text(
-        'cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\n'
-        'ip_address = "::1"\ntls_www_server\nsigning_key\n' + dates)
-    tool = pebble_acme.certtool
-    tool('--generate-privkey', '--key-type=ecdsa', '--outfile', str(directory / 'ca.key'))
-    tool('--generate-self-signed', '--load-privkey', str(directory / 'ca.key'),
-         '--template', str(directory / 'ca.tmpl'), '--outfile', str(directory / 'ca.pem'))
-    tool('--generate-privkey', '--key-type=ecdsa', '--outfile', str(directory / 'leaf.key'))
-    tool('--generate-certificate', '--load-privkey', str(directory / 'leaf.key'),
-         '--load-ca-certificate', str(directory / 'ca.pem'),
-         '--load-ca-privkey', str(directory / 'ca.key'),
-         '--template', str(directory / 'leaf.tmpl'), '--outfile', str(directory / 'leaf.pem'))
-    return directory
+# TLS for pebble's own listener and for the proxies (see pebble_acme.make_server_tls).
+make_server_tls = pebble_acme.make_server_tls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,65 +78,14 @@ def make_server_tls(directory, label, valid_days_ago=1, valid_days_ahead=2):
 class LoopbackPebble(pebble_acme.Pebble):
     """pebble_acme.Pebble with challtestsrv's own http-01 server switched off: pebble's httpPort
     is the daemon's http socket, so validations reach the challenges the renewer published over
-    D-Bus.  Optional certificateValidityPeriod and extra environment."""
+    D-Bus.  Its TLS certificate (and the proxies') is valid from a day ago by default."""
 
     def __init__(self, directory, http_port, validity=None, nonce_reject=0, alternate_roots=0,
                  env=None, tls_valid_days_ago=1, tls_valid_days_ahead=2):
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        super().__init__(directory, nonce_reject=nonce_reject, alternate_roots=alternate_roots)
-        self.ports['http01'] = http_port
-        self.validity = validity
-        self.extra_env = dict(env or {})
-        self.tls_valid_days_ago = tls_valid_days_ago
-        self.tls_valid_days_ahead = tls_valid_days_ahead
-
-    def __enter__(self):
-        try:
-            make_server_tls(self.directory, 'pebble', self.tls_valid_days_ago,
-                            self.tls_valid_days_ahead)
-            self._start_challtestsrv()
-            self._start_pebble()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _start_challtestsrv(self):
-        p = self.ports
-        self._spawn('challtestsrv', [
-            pebble_acme.CHALLTESTSRV, '-dns01', f'127.0.0.1:{p["dns"]}',
-            '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-http01', '', '-https01', '',
-            '-tlsalpn01', '', '-management', f'127.0.0.1:{p["challtestsrv"]}'],
-            pebble_acme.clean_environment())
-        self._wait_for_port('challtestsrv', p['challtestsrv'])
-
-    def _start_pebble(self):
-        p = self.ports
-        config = {'pebble': {
-            'listenAddress': f'127.0.0.1:{p["acme"]}',
-            'managementListenAddress': f'127.0.0.1:{p["management"]}',
-            'certificate': str(self.directory / 'leaf.pem'),
-            'privateKey': str(self.directory / 'leaf.key'),
-            'httpPort': p['http01'],
-            'tlsPort': p['tls'],
-            'ocspResponderURL': '',
-            'externalAccountBindingRequired': False,
-        }}
-        if self.validity:
-            config['pebble']['certificateValidityPeriod'] = int(self.validity)
-        (self.directory / 'pebble.json').write_text(json.dumps(config))
-        env = pebble_acme.clean_environment({
-            'PEBBLE_VA_NOSLEEP': '1',
-            'PEBBLE_WFE_NONCEREJECT': str(self.nonce_reject),
-            'PEBBLE_AUTHZREUSE': '0',
-            'PEBBLE_ALTERNATE_ROOTS': str(self.alternate_roots),
-        })
-        env.update(self.extra_env)
-        self._spawn('pebble', [pebble_acme.PEBBLE, '-config', str(self.directory / 'pebble.json'),
-                               '-dnsserver', f'127.0.0.1:{p["dns"]}'], env)
-        self._wait_for_port('pebble', p['acme'])
-        self._wait_for_port('pebble', p['management'])
+        super().__init__(directory, nonce_reject=nonce_reject, alternate_roots=alternate_roots,
+                         http_port=http_port, validity=validity, env=env,
+                         tls_valid_days_ago=tls_valid_days_ago,
+                         tls_valid_days_ahead=tls_valid_days_ahead)
 
     @property
     def origin(self):
