@@ -25,13 +25,14 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tarfile
 import tempfile
+
+from sandbox_common import Failure, Sandbox, free_ports, log, main_pid
+from sandbox_common import parse_arguments, run_main
 
 DOMAIN = "api.test"
 # The libraries secure-apid links against, and curl for checks inside.
@@ -44,66 +45,9 @@ CERT_DIR = f"/var/lib/secure-api/certs/{DOMAIN}"
 SERIALS = {"first": "5ec1a1", "renewed": "5ec1a2", "wrong-name": "5ec1a3"}
 DBUS_DIRS = ("/usr/share/dbus-1/system.d", "/etc/dbus-1/system.d")
 BUS_OBJECT = ["org.secureapi.Daemon1", "/org/secureapi/Daemon1", "org.secureapi.Daemon1"]
-
-
-class Failure(Exception):
-    pass
-
-
-def log(message):
-    print(message, flush=True)
-
-
-def free_ports(count):
-    """Distinct free loopback ports: the sandbox shares the host's network."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-class Sandbox:
-    def __init__(self, tool):
-        self.tool = tool
-        self.name = f"secure-api-bc16-{os.getpid()}"
-        self.env = dict(os.environ, SYSTEMD_SANDBOX_DIR=SANDBOX_DIR,
-                        SYSTEMD_SANDBOX_NAME=self.name, SYSTEMD_SANDBOX_PACKAGES=SANDBOX_PACKAGES)
-
-    def tool_run(self, *args, data=None, timeout=120):
-        return subprocess.run([self.tool, *args], input=data, capture_output=True,
-                              env=self.env, timeout=timeout)
-
-    def run(self, *cmd, data=None, timeout=60):
-        """Run inside; returns (exit status, stdout, stderr) as text."""
-        result = self.tool_run("exec", *cmd, data=data, timeout=timeout)
-        return (result.returncode, result.stdout.decode(errors="replace"),
-                result.stderr.decode(errors="replace"))
-
-    def must(self, *cmd, data=None, timeout=60):
-        status, out, err = self.run(*cmd, data=data, timeout=timeout)
-        if status != 0:
-            raise Failure(f"in the sandbox: {' '.join(cmd)}: exit {status}\n{out}{err}")
-        return out
-
-    def write(self, path, data, mode, owner="root:root"):
-        script = ('umask 077 && mkdir -p "${1%/*}" && cat >"$1.new" && chmod "$2" "$1.new" && '
-                  'chown "$3" "$1.new" && mv -f "$1.new" "$1"')
-        self.must("sh", "-c", script, "_", path, mode, owner, data=data)
-
-    def start(self):
-        # Building the base on a fresh machine takes about a minute.
-        result = self.tool_run("start", timeout=600)
-        if result.returncode != 0:
-            raise Failure("systemd-sandbox start failed:\n"
-                          + result.stderr.decode(errors="replace"))
-
-    def stop(self):
-        self.tool_run("stop", timeout=120)
-        shutil.rmtree(os.path.join(SANDBOX_DIR, f"run-{self.name}"), ignore_errors=True)
+# Shown when the test fails.
+JOURNAL_UNITS = ("secure-api.service", "secure-api.socket", "secure-api-http.socket",
+                 "dbus.service")
 
 
 def make_certificates(work):
@@ -242,13 +186,6 @@ def https_get(port, ca_file, path):
         return response.status, headers, response.read().decode()
     finally:
         connection.close()
-
-
-def main_pid(box):
-    pid = box.must("systemctl", "show", "-P", "MainPID", "secure-api.service").strip()
-    if pid in ("", "0"):
-        raise Failure("secure-api.service has no main process")
-    return pid
 
 
 def check_sockets_enabled(box):
@@ -390,25 +327,16 @@ def check_redirect(ports):
     log("ok: HTTP socket redirects to HTTPS")
 
 
-def dump_journal(box):
-    status, out, err = box.run("journalctl", "-q", "--no-pager", "-o", "short-precise",
-                               "-u", "secure-api.service", "-u", "secure-api.socket",
-                               "-u", "secure-api-http.socket", "-u", "dbus.service")
-    print("--- journal of the sandbox (secure-api units, dbus) ---\n" + out + err,
-          file=sys.stderr)
-
-
 def run_test(args, work):
     ca_file, pairs = make_certificates(work)
     log("meson install --destdir (builds whatever is not built yet)")
     installed = meson_install(args.build_dir, os.path.join(work, "destdir"))
     find_installed(installed, "/secure-apid")
     ports = dict(zip(("https", "http"), free_ports(2)))
-    box = Sandbox(args.sandbox)
+    box = Sandbox(args.sandbox, "secure-api-bc16", SANDBOX_DIR, SANDBOX_PACKAGES, timeout=60,
+                  umask="077")
     log(f"starting the sandbox (ports: https {ports['https']}, http {ports['http']})")
-    box.start()
-    passed = False
-    try:
+    with box.booted(JOURNAL_UNITS):
         copy_tree_in(box, os.path.join(work, "destdir"))
         daemon = find_installed(installed, "/secure-apid")
         missing = box.must("sh", "-c", f"ldd {daemon} | grep 'not found' || true").strip()
@@ -427,33 +355,15 @@ def run_test(args, work):
         check_key_modes(box)
         check_dbus_policy(box, pairs)
         check_redirect(ports)
-        passed = True
-    finally:
-        if not passed:
-            dump_journal(box)
-        box.stop()
 
 
 def main():
-    # A test timeout sends SIGTERM: unwind through the finally that stops the sandbox.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (timeout?)"))
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-dir", required=True)
-    parser.add_argument("--sandbox", required=True, help="path of systemd-sandbox")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise Failure("must run as root (systemd-sandbox boots a container)")
-    if not os.access(args.sandbox, os.X_OK):
-        raise Failure(f"systemd-sandbox not found at {args.sandbox!r}")
+    args = parse_arguments(parser)
     with tempfile.TemporaryDirectory() as work:
         run_test(args, work)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, subprocess.CalledProcessError, OSError, ssl.SSLError) as e:
-        detail = getattr(e, "stderr", None)
-        print(f"FAIL: {e}" + (f"\n{detail.decode(errors='replace')}" if detail else ""),
-              file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

@@ -32,12 +32,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
+
+from sandbox_common import Failure, Sandbox, free_ports, log, main_pid
+from sandbox_common import parse_arguments, run_main
 
 DOMAIN = "acme.test"
 # Baked into the sandbox's base: pebble, man-db (systemd-analyze verify runs
@@ -59,30 +60,12 @@ ACCOUNT_KEY = "/var/lib/secure-api/acme/account.key"
 # not under /root, which ProtectHome= hides from the renewal.
 PEBBLE_DIR = "/usr/local/share/pebble-test"
 FORCE_DROPIN = "/run/systemd/system/secure-api-renew.service.d/50-force.conf"
-
-
-class Failure(Exception):
-    pass
-
-
-def log(message):
-    print(message, flush=True)
+# Shown when the test fails.
+JOURNAL_UNITS = UNITS + ("test-pebble", "dbus.service")
 
 
 def ok(message):
     log(f"ok: {message}")
-
-
-def free_ports(count):
-    """Distinct free loopback ports: the sandbox shares the host's network."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def port_free(port):
@@ -191,61 +174,6 @@ def check_contents(deb):
         raise Failure(f"conffiles are {conffiles}, want /etc/secure-api/secure-api.conf alone")
     ok("the .deb holds both programs, the units, the conffile, D-Bus policy, sysusers.d, "
        "tmpfiles.d, the catalog and three man pages")
-
-
-# --- the sandbox --------------------------------------------------------------
-
-class Sandbox:
-    def __init__(self, tool):
-        self.tool = tool
-        self.name = f"secure-api-pkg-{os.getpid()}"
-        self.env = dict(os.environ, SYSTEMD_SANDBOX_DIR=SANDBOX_DIR,
-                        SYSTEMD_SANDBOX_NAME=self.name, SYSTEMD_SANDBOX_PACKAGES=SANDBOX_PACKAGES)
-
-    def tool_run(self, *args, data=None, timeout=120):
-        return subprocess.run([self.tool, *args], input=data, capture_output=True,
-                              env=self.env, timeout=timeout)
-
-    def run(self, *cmd, data=None, timeout=120):
-        """Run inside; returns (exit status, stdout, stderr) as text."""
-        result = self.tool_run("exec", *cmd, data=data, timeout=timeout)
-        return (result.returncode, result.stdout.decode(errors="replace"),
-                result.stderr.decode(errors="replace"))
-
-    def must(self, *cmd, data=None, timeout=120):
-        status, out, err = self.run(*cmd, data=data, timeout=timeout)
-        if status != 0:
-            raise Failure(f"in the sandbox: {' '.join(cmd)}: exit {status}\n{out}{err}")
-        return out
-
-    def write(self, path, data, mode="644"):
-        """Write a file atomically (the configuration is read by every run)."""
-        script = ('mkdir -p "${1%/*}" && cat >"$1.new" && chmod "$2" "$1.new" && '
-                  'mv -f "$1.new" "$1"')
-        self.must("sh", "-c", script, "_", path, mode, data=data)
-
-    def copy_in(self, src, dst):
-        result = self.tool_run("copy-in", src, dst)
-        if result.returncode != 0:
-            raise Failure(f"copy-in {src}: {result.stderr.decode(errors='replace')}")
-
-    def start(self):
-        # Building the base on a fresh machine takes about a minute.
-        result = self.tool_run("start", timeout=900)
-        if result.returncode != 0:
-            raise Failure("systemd-sandbox start failed:\n"
-                          + result.stderr.decode(errors="replace"))
-
-    def stop(self):
-        self.tool_run("stop", timeout=120)
-        shutil.rmtree(os.path.join(SANDBOX_DIR, f"run-{self.name}"), ignore_errors=True)
-
-    def prop(self, unit, name):
-        return self.must("systemctl", "show", "-P", name, unit).strip()
-
-    def journal_json(self, *match):
-        out = self.must("journalctl", "-q", "--no-pager", "-o", "json", *match)
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def make_pebble_tls(work):
@@ -507,13 +435,6 @@ def check_square(ports, root, serial):
        f"serving {serial}")
 
 
-def main_pid(box):
-    pid = box.prop("secure-api.service", "MainPID")
-    if pid in ("", "0"):
-        raise Failure("secure-api.service has no main process")
-    return pid
-
-
 def check_forced_renewal(box, ports, root, old_serial):
     """--force through the shipped unit itself (a runtime drop-in), so the
     run has exactly its user and sandbox."""
@@ -607,16 +528,6 @@ def check_purge(box):
     ok("apt purge: no /var/lib/secure-api, no /etc/secure-api")
 
 
-def dump_journal(box):
-    status, out, err = box.run("journalctl", "-q", "--no-pager", "-o", "short-precise",
-                               "-u", "secure-api.service", "-u", "secure-api.socket",
-                               "-u", "secure-api-http.socket", "-u", "secure-api-renew.service",
-                               "-u", "secure-api-renew.timer", "-u", "test-pebble",
-                               "-u", "dbus.service")
-    print("--- journal of the sandbox (secure-api units, pebble, dbus) ---\n" + out[-20000:]
-          + err, file=sys.stderr)
-
-
 def run_test(args, work):
     if args.deb:
         deb = args.deb
@@ -627,12 +538,10 @@ def run_test(args, work):
     check_contents(deb)
     tls_files = make_pebble_tls(work)
     ports = choose_ports()
-    box = Sandbox(args.sandbox)
+    box = Sandbox(args.sandbox, "secure-api-pkg", SANDBOX_DIR, SANDBOX_PACKAGES)
     log(f"starting the sandbox (https on 127.0.0.1:{ports['https']}, "
         f"http on 127.0.0.1:{ports['http']})")
-    box.start()
-    passed = False
-    try:
+    with box.booted(JOURNAL_UNITS, start_timeout=900):
         install_socket_dropins(box, ports)
         install_package(box, deb)
         check_after_install(box)
@@ -650,25 +559,13 @@ def run_test(args, work):
         check_account_key(box)
         check_remove(box, ports)
         check_purge(box)
-        passed = True
-    finally:
-        if not passed:
-            dump_journal(box)
-        box.stop()
 
 
 def main():
-    # A test timeout sends SIGTERM: unwind through the finally that stops the sandbox.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (timeout?)"))
     parser = argparse.ArgumentParser()
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--sandbox", required=True, help="path of systemd-sandbox")
     parser.add_argument("--deb", help="a .deb built before; skips dpkg-buildpackage and lintian")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise Failure("must run as root (systemd-sandbox boots a container)")
-    if not os.access(args.sandbox, os.X_OK):
-        raise Failure(f"systemd-sandbox not found at {args.sandbox!r}")
+    args = parse_arguments(parser)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="secure-api-pkg-") as work:
         run_test(args, work)
@@ -676,11 +573,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
-        detail = getattr(e, "stderr", None)
-        if isinstance(detail, bytes):
-            detail = detail.decode(errors="replace")
-        print(f"FAIL: {e}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
-        sys.exit(1)
+    run_main(main)
