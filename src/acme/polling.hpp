@@ -1,6 +1,11 @@
 // When to ask again about a resource that is still pending or processing
 // (RFC 8555 §7.5.1, §7.4): as the server's Retry-After says, otherwise quickly at
 // first and then less often, and never past an overall deadline.
+//
+// The first wait is short because a validation or a finalization often takes a CA
+// only milliseconds (a CA on the same network, a cached authorization); doubling from
+// there costs a slow CA only a handful of extra requests: a validation that takes 2 s
+// is asked about 7 times instead of 4 with a 250 ms start.
 #pragma once
 
 #include <chrono>
@@ -9,7 +14,7 @@
 namespace secure_api::acme {
 
 struct PollPolicy {
-    std::chrono::milliseconds first_delay{250};
+    std::chrono::milliseconds first_delay{20};
     std::chrono::milliseconds longest_delay{4000};
     std::chrono::milliseconds timeout{std::chrono::seconds{120}};
 };

@@ -9,6 +9,8 @@
 #include <cctype>
 #include <mutex>
 
+#include <unistd.h>
+
 namespace secure_api::acme {
 
 namespace {
@@ -123,6 +125,24 @@ size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
     return bytes;
 }
 
+// libcurl loads its CA bundle file and, on top, every file of its CA directory (Debian:
+// /etc/ssl/certs, each anchor there twice, as a hash link and by name) on each new
+// connection: a few hundred certificates parsed and kept, most of a first issuance's memory
+// and CPU. One file is enough. A configured bundle is the whole trust, as the setting says;
+// otherwise libcurl's own default bundle file, when it has one that is readable; otherwise
+// libcurl's defaults untouched.
+std::string choose_trust_file(CURL* curl, const std::string& configured) {
+    if (!configured.empty()) {
+        return configured;
+    }
+    char* default_file = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &default_file) != CURLE_OK ||
+        default_file == nullptr || ::access(default_file, R_OK) != 0) {
+        return {};
+    }
+    return default_file;
+}
+
 std::string default_user_agent() {
     return std::string("secure-api/") + SECURE_API_VERSION;
 }
@@ -161,6 +181,8 @@ struct Transport::State {
     TransportOptions options;
     CurlHandle curl;
     std::array<char, CURL_ERROR_SIZE> error_buffer{};
+    // The one file of trust anchors every connection loads (see choose_trust_file).
+    std::string trust_file;
 
     Result<HttpResponse> perform(const std::string& method, const std::string& url,
                                  const std::string* body, std::string_view accept);
@@ -191,8 +213,9 @@ Result<void> Transport::State::configure(const std::string& method, const std::s
               curl_easy_setopt(c, CURLOPT_HEADERDATA, &exchange) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_WRITEDATA, &exchange) == CURLE_OK;
-    if (ok && !options.ca_bundle.empty()) {
-        ok = curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_bundle.c_str()) == CURLE_OK;
+    if (ok && !trust_file.empty()) {
+        ok = curl_easy_setopt(c, CURLOPT_CAINFO, trust_file.c_str()) == CURLE_OK &&
+             curl_easy_setopt(c, CURLOPT_CAPATH, nullptr) == CURLE_OK;
     }
     if (ok && method == "HEAD") {
         ok = curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK;
@@ -289,6 +312,7 @@ Result<Transport> Transport::create(TransportOptions options) {
         options.user_agent = default_user_agent();
     }
     state->options = std::move(options);
+    state->trust_file = choose_trust_file(state->curl.get(), state->options.ca_bundle);
     return Transport(std::move(state));
 }
 
