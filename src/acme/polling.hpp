@@ -5,7 +5,7 @@
 // The first wait is short because a validation or a finalization often takes a CA
 // only milliseconds (a CA on the same network, a cached authorization); doubling from
 // there costs a slow CA only a handful of extra requests: a validation that takes 2 s
-// is asked about 7 times instead of 4 with a 250 ms start.
+// is asked 8 times instead of 4 with a 250 ms start.
 #pragma once
 
 #include <chrono>
@@ -14,7 +14,7 @@
 namespace secure_api::acme {
 
 struct PollPolicy {
-    std::chrono::milliseconds first_delay{20};
+    std::chrono::milliseconds first_delay{10};
     std::chrono::milliseconds longest_delay{4000};
     std::chrono::milliseconds timeout{std::chrono::seconds{120}};
 };
