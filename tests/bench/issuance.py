@@ -20,6 +20,7 @@ unmeasured warm-up run per client.  A second pebble pair with PEBBLE_WFE_NONCERE
 counts how many of N first issuances each client completes when half of its nonces are refused.
 """
 
+import collections
 import os
 import pathlib
 import re
@@ -39,6 +40,7 @@ DOMAIN = rh.DOMAIN
 EMAIL = f'admin@{DOMAIN}'
 RUN_TIMEOUT = 180  # seconds one client run may take before it counts as failed
 UACME_HOOK = '/usr/share/uacme/uacme.sh'
+PHASES = {'timing': 'timed runs', 'nonce': '50 % of nonces refused'}
 
 NGINX_WEBROOT = """\
 # The work directory is private to root (mkdtemp): the workers run as root to read the webroot.
@@ -357,6 +359,11 @@ def pebble_for(client, pebbles):
 
 
 def last_line(output):
+    """Why a run failed, in one line: the ACME error type if the output names one, else the
+    last line of the output."""
+    kinds = re.findall(r'urn:ietf:params:acme:error:(\w+)', output)
+    if kinds:
+        return f'last ACME error in the output: {kinds[-1]}'
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else '(no output)'
 
@@ -406,8 +413,9 @@ def keep(result, phase, client, measured):
     result[phase][client.name].append({k: measured[k] for k in ('wall', 'cpu', 'rss', 'status',
                                                                  'ok')})
     if not measured['ok']:
-        result['failures'].append(f'{phase}: {client.name}: status {measured["status"]}: '
-                                  f'{last_line(measured["output"])}')
+        result['failures'].append({'phase': phase, 'client': client.name,
+                                   'status': measured['status'],
+                                   'why': last_line(measured['output'])})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,6 +513,9 @@ def markdown(result, renew_binary):
     ]
     lines += [f'- {text}' for text in commands_text(renew_binary)]
     if result['failures']:
-        lines += ['', 'Failed issuance runs (last line of the client\'s output):', '']
-        lines += [f'- {text}' for text in result['failures']]
+        lines += ['', 'Failed issuance runs, counted by client and reason:', '']
+        counted = collections.Counter(
+            (PHASES[f['phase']], f['client'], f['status'], f['why']) for f in result['failures'])
+        lines += [f'- {phase}, {client}: {count} × exit status {status}, {why}'
+                  for (phase, client, status, why), count in counted.items()]
     return '\n'.join(lines)
