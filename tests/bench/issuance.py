@@ -229,6 +229,11 @@ class Certbot(Client):
                 '--logs-dir', str(state / 'logs')]
         env = environment({'REQUESTS_CA_BUNDLE': pebble.ca_bundle})
         measured = timed(argv, env, self.report_path(), log_path=self.home / 'output.log')
+        if measured['status'] != 0:
+            # certbot prints the reason to its log file only.
+            log_file = state / 'logs' / 'letsencrypt.log'
+            if log_file.exists():
+                measured['output'] += '\n' + log_file.read_text(errors='replace')
         return self.check(measured, state / 'config' / 'live' / DOMAIN / 'fullchain.pem')
 
 
@@ -365,6 +370,9 @@ def last_line(output):
     if kinds:
         return f'last ACME error in the output: {kinds[-1]}'
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    nonce = [line for line in lines if 'nonce' in line.lower()]
+    if nonce:
+        return nonce[-1][:200]
     return lines[-1][:200] if lines else '(no output)'
 
 
