@@ -9,7 +9,6 @@
 #include "renew/daemon_client.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -22,7 +21,6 @@ constexpr auto max_clock_skew = 1h;
 constexpr auto default_ari_recheck = 6h;
 constexpr auto default_rate_limit_wait = 1h;
 constexpr auto max_rate_limit_wait = std::chrono::hours(24 * 7);
-constexpr const char* daemon_group = "secure-api";
 
 std::string first_name(const Config& config) {
     return config.domains.empty() ? std::string() : config.domains.front();
@@ -36,12 +34,16 @@ bool is_problem(const Error& error, std::string_view type) {
     return error.name == std::string(acme::acme_error_prefix) + std::string(type);
 }
 
-files::Ownership key_ownership() {
-    // The daemon reads the key through its group; without that group (a
-    // test or a hand-made setup) the key keeps the renewal's own group.
+files::Ownership key_ownership(const LiveFiles& live) {
+    // The key goes to the group of the directory that holds the certificates:
+    // the package makes that secure-api, through which the daemon reads it.
+    // Taken from the directory rather than looked up by name, so the group is
+    // stated in one place (tmpfiles.d) and no NSS module is loaded for it. A
+    // directory not made yet leaves the key with the renewal's own group.
     files::Ownership owner;
-    if (const group* g = ::getgrnam(daemon_group))
-        owner.gid = g->gr_gid;
+    struct stat info {};
+    if (::stat(live.live_dir().parent_path().c_str(), &info) == 0)
+        owner.gid = info.st_gid;
     return owner;
 }
 
@@ -323,7 +325,7 @@ ExitStatus Renewal::renew(acme::Client& client, const Decision& decision) {
     // leaves the marker, and the next run hands the pair over (BC-08, BC-09).
     state_.pending_reload = true;
     save();
-    if (auto installed = install(live_, material, key_ownership()); !installed) {
+    if (auto installed = install(live_, material, key_ownership(live_)); !installed) {
         state_.pending_reload = false;
         return failure(installed.error(), "installing");
     }

@@ -3,7 +3,8 @@
 
 Under `umask 000` and again under `umask 077` (each from an empty state directory: account key,
 first issuance, then a forced renewal into an existing layout) the renewer leaves privkey.pem 0640
-(group secure-api when that group exists), fullchain.pem 0644, acme/account.key and
+in the group of the certs/ directory (the package gives it secure-api; here nogroup, so the
+group cannot come from the renewer's own), fullchain.pem 0644, acme/account.key and
 acme/state.json 0600, owned by the user it runs as.  While it runs:
   - a thread polls every file in acme/, certs/ and the generation directories in a tight loop and
     records the mode of every file holding key material (privkey.pem, account.key and their
@@ -160,15 +161,15 @@ def mode_of(path):
     return os.stat(path).st_mode & 0o7777
 
 
+def certs_group():
+    """The group given to certs/ before the first issuance: one the renewer does not run in."""
+    return grp.getgrnam('nogroup').gr_gid
+
+
 def check_final_modes(sandbox, umask):
-    try:
-        group = grp.getgrnam('secure-api').gr_gid
-    except KeyError:
-        group = None
     key = sandbox.live_key_path
     expect_eq(oct(mode_of(key)), oct(0o640), f'umask {umask}: mode of privkey.pem')
-    if group is not None:
-        expect_eq(os.stat(key).st_gid, group, f'umask {umask}: group of privkey.pem')
+    expect_eq(os.stat(key).st_gid, certs_group(), f'umask {umask}: group of privkey.pem')
     expect_eq(oct(mode_of(sandbox.live_cert_path)), oct(0o644),
               f'umask {umask}: mode of fullchain.pem')
     for name in ('account.key', 'state.json'):
@@ -204,6 +205,8 @@ def main():
             with report.case(f'umask {umask}: first issuance from an empty state directory'):
                 shutil.rmtree(sandbox.state_dir, ignore_errors=True)
                 sandbox.state_dir.mkdir()
+                sandbox.certs_dir.mkdir()
+                os.chown(sandbox.certs_dir, -1, certs_group())
                 result, trace, poller = run_traced(sandbox, umask)
                 result.expect_status(rh.RENEWED)
                 check_run(sandbox, umask, result, trace, poller)
