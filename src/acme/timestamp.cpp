@@ -81,8 +81,17 @@ bool take_clock(std::string_view& text, Fields& out) {
     return true;
 }
 
+// The clock counts nanoseconds in 64 bits, from 1678 to 2262; a date the server
+// sends outside 1900-2200 would overflow it on the way (or after an offset), and no
+// CA's clock or schedule is there, so such a date does not parse.
+constexpr int earliest_year = 1900;
+constexpr int latest_year = 2200;
+
 std::optional<Clock::time_point> to_time_point(const Fields& f) {
     const year_month_day date{year{f.year}, month{f.month}, day{f.day}};
+    if (f.year < earliest_year || f.year > latest_year) {
+        return std::nullopt;
+    }
     // Leap seconds (60) are accepted and folded into the next second.
     if (!date.ok() || f.hour > 23 || f.minute > 59 || f.second > 60) {
         return std::nullopt;

@@ -54,6 +54,22 @@ TEST(RetryAfter, RejectsGarbageAndNamesTheValue) {
     EXPECT_NE(parse_retry_after("soon", now).error().message.find("'soon'"), std::string::npos);
 }
 
+// The clock's nanoseconds end in 2262: a server's date beyond (or long before) must
+// not wrap around into a plausible time (a rate limit "until 9999" became "now").
+TEST(Timestamp, RefusesDatesTheClockCannotHold) {
+    const auto now = Clock::now();
+    for (const char* value : {"Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 2263 00:00:00 GMT",
+                              "Fri, 01 Jan 1600 00:00:00 GMT"}) {
+        EXPECT_FALSE(parse_retry_after(value, now)) << value;
+        EXPECT_FALSE(parse_http_date(value)) << value;
+    }
+    for (const char* text :
+         {"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "1600-01-01T00:00:00Z"}) {
+        EXPECT_FALSE(parse_rfc3339(text)) << text;
+    }
+    EXPECT_EQ(format_rfc3339(at("2200-01-01T00:00:00Z")), "2200-01-01T00:00:00Z");
+}
+
 TEST(Timestamp, ParsesRfc3339WithFractionsAndOffsets) {
     const auto base = at("2025-01-02T04:00:00Z");
     EXPECT_EQ(at("2025-01-02T04:00:00.5Z") - base, 500ms);
