@@ -10,7 +10,8 @@ const std::string account_does_not_exist = std::string(acme_error_prefix) + "acc
 
 Result<Account> account_from_response(const HttpResponse& response, bool created) {
     if (!response.location) {
-        return fail("newAccount " + response.url + ": the answer has no Location header");
+        return fail("newAccount " + secure_api::printable(response.url) +
+                    ": the answer has no Location header");
     }
     Account account{*response.location, "valid", created};
     auto body = parse_json(response.body, "the account object");

@@ -39,8 +39,10 @@ Result<HttpResponse> checked(const std::string& method, Result<HttpResponse> res
 } // namespace
 
 static Error plain_response_error(const std::string& method, const HttpResponse& response) {
-    const std::string what = method + " " + response.url;
-    std::string retry = response.retry_after ? " (Retry-After: " + *response.retry_after + ")" : "";
+    const std::string what = method + " " + secure_api::printable(response.url);
+    std::string retry = response.retry_after
+                            ? " (Retry-After: " + secure_api::printable(*response.retry_after) + ")"
+                            : "";
     if (auto problem = problem_of(response)) {
         if (!problem->status) {
             problem->status = static_cast<int>(response.status);
@@ -118,7 +120,8 @@ Result<std::string> Client::take_nonce() {
 Result<HttpResponse> Client::send_once(const std::string& url, const std::string& payload,
                                        bool embed_jwk, std::string_view accept) {
     if (!embed_jwk && !account_url_) {
-        return fail("POST " + url + ": no account URL yet; look the account up first");
+        return fail("POST " + secure_api::printable(url) +
+                    ": no account URL yet; look the account up first");
     }
     auto nonce = take_nonce();
     if (!nonce) {

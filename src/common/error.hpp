@@ -41,9 +41,13 @@ inline std::unexpected<Error> fail(std::string message, std::string kind = {}) {
     return std::unexpected(Error(std::move(message), std::move(kind)));
 }
 
-// Quote a user-supplied value for a log line or error message. The
-// std::string overload keeps std::quoted (found by argument-dependent
-// lookup) out of the way.
+// A value from outside (user, server) made safe for a log line or error
+// message: control characters escaped, anything past 256 bytes cut (the
+// length is given).
+std::string printable(std::string_view value);
+
+// The same in single quotes. The std::string overloads keep std::quoted
+// (found by argument-dependent lookup) out of the way.
 std::string quoted(std::string_view value);
 inline std::string quoted(const std::string& value) {
     return quoted(std::string_view(value));
