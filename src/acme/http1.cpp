@@ -319,7 +319,11 @@ Result<std::optional<std::size_t>> content_length(const std::vector<Field>& fiel
         if (field.name != "content-length") {
             continue;
         }
-        for (std::string_view member : list_members(field.value)) {
+        const auto members = list_members(field.value);
+        if (members.empty()) { // "Content-Length:" or "Content-Length: ," names no length
+            return fail("the response has an invalid Content-Length " + quoted(field.value));
+        }
+        for (std::string_view member : members) {
             std::size_t value = 0;
             const auto [end, ec] =
                 std::from_chars(member.data(), member.data() + member.size(), value);
@@ -453,10 +457,23 @@ Result<void> ResponseParser::take_status_line(std::string_view line) {
     return {};
 }
 
+// RFC 9110 §5.5: CR, LF and NUL in a field value are invalid and dangerous; other
+// control characters have no business in the fields ACME reads either. HTAB is
+// whitespace.
+bool has_control_character(std::string_view line) {
+    return std::any_of(line.begin(), line.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return (byte < 0x20 && c != '\t') || byte == 0x7f;
+    });
+}
+
 // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS
 Result<void> ResponseParser::take_field_line(std::string_view line) {
     if (line.empty()) {
         return end_of_fields();
+    }
+    if (has_control_character(line)) {
+        return fail("the response has a control character in the field line " + quoted(line));
     }
     if (is_ows(line.front())) {
         // obs-fold (RFC 9112 §5.2): a user agent replaces it with SP.
@@ -507,6 +524,10 @@ Result<void> ResponseParser::choose_framing() {
     auto length = content_length(message_.fields);
     if (!length) {
         return std::unexpected(length.error());
+    }
+    if (*is_chunked && message_.minor_version == 0) {
+        // RFC 9112 §6.1: HTTP/1.0 has no transfer codings; such framing is faulty.
+        return fail("the response is HTTP/1.0 but chunked");
     }
     if (*is_chunked) {
         // Item 3: Transfer-Encoding overrides Content-Length, and such a message may be an

@@ -343,6 +343,11 @@ TEST(ResponseParser, RefusesMalformedResponses) {
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n", "chunk longer"},
         {"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", "Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: ,\r\n\r\n", "Content-Length"},
+        {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.0"},
+        {"HTTP/1.1 200 OK\r\nRetry-After: 1\x1b[2J\rfake\r\n\r\n", "control character"},
+        {"HTTP/1.1 200 OK\r\nX-\x7f: a\r\n\r\n", "control character"},
     };
     for (const auto& [bytes, reason] : cases) {
         const Parsed parsed = parse(bytes);
@@ -351,6 +356,12 @@ TEST(ResponseParser, RefusesMalformedResponses) {
             << bytes << ": " << parsed.message.error().message;
     }
     EXPECT_TRUE(parse("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab").message);
+    // NUL cannot sit in a C string literal: a field value with one.
+    const std::string nul("HTTP/1.1 200 OK\r\nX-Evil: a\0b\r\nContent-Length: 0\r\n\r\n", 51);
+    const Parsed with_nul = parse(nul);
+    ASSERT_FALSE(with_nul.message);
+    EXPECT_NE(with_nul.message.error().message.find("control character"), std::string::npos);
+    EXPECT_TRUE(parse("HTTP/1.1 200 OK\r\nX-Tab: a\tb\r\nContent-Length: 0\r\n\r\n").message);
 }
 
 TEST(ResponseParser, LeavesBytesAfterTheEndUnconsumed) {
