@@ -1,9 +1,9 @@
 #include "acme/client.hpp"
 
-#include "acme/retry_after.hpp"
-
+#include "acme/base64url.hpp"
 #include "acme/jws.hpp"
 #include "acme/problem.hpp"
+#include "acme/retry_after.hpp"
 
 namespace secure_api::acme {
 
@@ -91,9 +91,15 @@ Result<Client> Client::connect(const std::string& directory_url, AccountKey key,
     return client;
 }
 
+bool acceptable_nonce(std::string_view nonce) {
+    constexpr std::size_t max_nonce_length = 512;
+    return !nonce.empty() && nonce.size() <= max_nonce_length &&
+           base64url_decode(nonce).has_value();
+}
+
 void Client::remember(const HttpResponse& response) {
     // RFC 8555 §7.2: every response may carry a fresh nonce; keep the newest.
-    if (response.replay_nonce && !response.replay_nonce->empty()) {
+    if (response.replay_nonce && acceptable_nonce(*response.replay_nonce)) {
         nonce_ = response.replay_nonce;
     }
     if (response.date) {
@@ -109,7 +115,8 @@ Result<std::string> Client::take_nonce() {
         }
         remember(*response);
         if (!nonce_) {
-            return fail("HEAD " + directory_.new_nonce + ": the answer carries no Replay-Nonce");
+            return fail("HEAD " + secure_api::printable(directory_.new_nonce) +
+                        ": the answer carries no valid Replay-Nonce");
         }
     }
     std::string nonce = std::move(*nonce_);

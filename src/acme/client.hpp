@@ -22,6 +22,11 @@ struct ClientOptions {
     int bad_nonce_attempts = 20;
 };
 
+// RFC 8555 §6.5.1: a Replay-Nonce is base64url text, and a client MUST ignore an
+// invalid one. Longer than 512 characters counts as invalid too: a server should not
+// get its megabyte echoed back in every signed request.
+bool acceptable_nonce(std::string_view nonce);
+
 class Client {
 public:
     // Fetch the directory at directory_url and get ready to talk to the CA.

@@ -1,4 +1,5 @@
 #include "acme/base64url.hpp"
+#include "acme/client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,6 +42,17 @@ TEST(Base64url, RejectsPaddingStandardAlphabetAndImpossibleLengths) {
     const auto too_short = base64url_decode("Zm9vY");
     ASSERT_FALSE(too_short);
     EXPECT_NE(too_short.error().message.find("length"), std::string::npos);
+}
+
+// RFC 8555 §6.5.1: the nonces the client keeps and sends back.
+TEST(ReplayNonce, KeepsBase64urlAndIgnoresTheRest) {
+    EXPECT_TRUE(acceptable_nonce("oFvnlFP1wIhRlYS2jTaXbA"));
+    EXPECT_TRUE(acceptable_nonce("A-_z09"));
+    for (const char* nonce : {"", "a\"b\\c", "abc=", "ab+/", "a b", "x\x01y", "A"}) {
+        EXPECT_FALSE(acceptable_nonce(nonce)) << nonce;
+    }
+    EXPECT_TRUE(acceptable_nonce(std::string(512, 'n')));
+    EXPECT_FALSE(acceptable_nonce(std::string(516, 'n')));
 }
 
 } // namespace
