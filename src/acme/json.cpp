@@ -16,9 +16,46 @@ const Json* find_member(const Json& object, std::string_view key) {
     return it == object.end() ? nullptr : &*it;
 }
 
+// ACME documents nest a few levels (an order's identifiers, a problem's
+// subproblems). The parser keeps a frame per open bracket, so a megabyte of "["
+// costs tens of megabytes before it fails: deeper input is refused up front.
+constexpr int max_depth = 64;
+
+bool nests_too_deep(std::string_view text) {
+    int depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) {
+                return true;
+            }
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 Result<Json> parse_json(std::string_view text, std::string_view what) {
+    if (nests_too_deep(text)) {
+        return fail(std::string(what) + " nests deeper than " + std::to_string(max_depth) +
+                    " levels");
+    }
     Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
         return fail(std::string(what) + " is not valid JSON");

@@ -1,6 +1,9 @@
 #include "acme/directory.hpp"
+#include "acme/json.hpp"
 
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace secure_api::acme {
 namespace {
@@ -35,6 +38,20 @@ TEST(Directory, NamesTheMissingMember) {
     ASSERT_FALSE(directory);
     EXPECT_NE(directory.error().message.find("'newNonce'"), std::string::npos);
     EXPECT_FALSE(parse_directory("not json"));
+}
+
+// A megabyte of "[" cost the parser 85 MB before it failed; nesting is capped.
+TEST(Json, RefusesDeepNestingButNotBracketsInStrings) {
+    const auto deep = parse_json(std::string(1'000'000, '['), "the directory");
+    ASSERT_FALSE(deep);
+    EXPECT_EQ(deep.error().message, "the directory nests deeper than 64 levels");
+    const std::string nested = std::string(64, '[') + std::string(64, ']');
+    EXPECT_TRUE(parse_json(nested, "x"));
+    EXPECT_FALSE(parse_json("[" + nested + "]", "x"));
+    // Brackets and escaped quotes inside strings do not count.
+    const std::string text = R"({"a": "\")" + std::string(70, '[') + R"(", "b": [1]})";
+    EXPECT_TRUE(parse_json(text, "x"));
+    EXPECT_TRUE(parse_json(R"(")" + std::string(200, '[') + R"(")", "x"));
 }
 
 } // namespace
