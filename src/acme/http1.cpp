@@ -210,7 +210,8 @@ bool valid_dns_name(std::string_view host) {
 // Host and port of an https authority (RFC 3986 §3.2); no userinfo (RFC 9110 §4.2.4).
 Result<void> parse_authority(std::string_view authority, std::string_view url, Url& out) {
     if (authority.find('@') != npos) {
-        return fail("the URL " + quoted(url) + " carries userinfo, which HTTPS forbids");
+        return fail("the URL " + quoted(without_userinfo(url)) +
+                    " carries userinfo, which HTTPS forbids");
     }
     std::string_view host = authority;
     std::string_view port;
@@ -283,6 +284,20 @@ Result<Url> parse_https_url(std::string_view url) {
         out.target.append("?").append(*parts->query);
     }
     return out;
+}
+
+std::string without_userinfo(std::string_view url) {
+    const size_t scheme_end = url.find("://");
+    if (scheme_end == npos) {
+        return std::string(url);
+    }
+    const size_t start = scheme_end + 3;
+    const size_t end = std::min(url.find_first_of("/?#", start), url.size());
+    const size_t at = url.substr(0, end).rfind('@');
+    if (at == npos || at < start) {
+        return std::string(url);
+    }
+    return std::string(url.substr(0, start)) + "***" + std::string(url.substr(at));
 }
 
 Result<std::string> resolve_reference(std::string_view base, std::string_view reference) {

@@ -28,6 +28,10 @@ struct Url {
 // userinfo (RFC 9110 §4.2.4). A fragment is dropped: it never goes on the wire.
 Result<Url> parse_https_url(std::string_view url);
 
+// The URL for a log line: a userinfo part (a name or password before "@" in the
+// authority, refused anyway) replaced by "***", so no password reaches the journal.
+std::string without_userinfo(std::string_view url);
+
 // Resolve a reference against an absolute base URL (RFC 3986 §5.2, strict parser).
 Result<std::string> resolve_reference(std::string_view base, std::string_view reference);
 

@@ -453,7 +453,8 @@ Result<http1::Message> Transport::State::round_trip(const http1::Url& url, std::
 Result<HttpResponse> Transport::State::perform(std::string_view method, const std::string& url,
                                                const std::string_view* body,
                                                std::string_view accept) {
-    const std::string what = std::string(method) + " " + secure_api::printable(url);
+    const std::string what =
+        std::string(method) + " " + secure_api::printable(http1::without_userinfo(url));
     const auto deadline = Clock::now() + options.total_timeout;
     auto target = http1::parse_https_url(url);
     if (!target) {

@@ -66,6 +66,16 @@ TEST(HttpsUrl, RefusesOtherSchemesUserinfoAndBadPorts) {
 }
 
 // RFC 3986 §5.4.1 and §5.4.2, on an https base.
+TEST(HttpsUrl, KeepsPasswordsOutOfErrorsAndLogLines) {
+    const auto parsed = parse_https_url("https://admin:s3cret@ca.test:14000/dir");
+    ASSERT_FALSE(parsed);
+    EXPECT_EQ(parsed.error().message.find("s3cret"), std::string::npos) << parsed.error().message;
+    EXPECT_EQ(without_userinfo("https://admin:s3cret@ca.test/dir?q=a@b"),
+              "https://***@ca.test/dir?q=a@b");
+    EXPECT_EQ(without_userinfo("https://ca.test/dir?q=a@b"), "https://ca.test/dir?q=a@b");
+    EXPECT_EQ(without_userinfo("not a url @ all"), "not a url @ all");
+}
+
 TEST(ResolveUrl, FollowsTheExamplesOfRfc3986) {
     const std::string base = "https://a/b/c/d;p?q";
     const std::pair<const char*, const char*> cases[] = {
