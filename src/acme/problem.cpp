@@ -1,5 +1,7 @@
 #include "acme/problem.hpp"
 
+#include <cstdint>
+
 namespace secure_api::acme {
 
 namespace {
@@ -51,12 +53,18 @@ Result<std::vector<Subproblem>> subproblems_from_json(const Json& document) {
     return subs;
 }
 
+// RFC 7807 §3.1: "status" is the HTTP status code; anything else (a number past
+// int's range would wrap) is ignored and the response's own status stands.
 std::optional<int> status_from_json(const Json& document) {
     const auto it = document.find("status");
     if (it == document.end() || !it->is_number_integer()) {
         return std::nullopt;
     }
-    return it->get<int>();
+    const auto status = it->get<std::int64_t>();
+    if (status < 100 || status > 599) {
+        return std::nullopt;
+    }
+    return static_cast<int>(status);
 }
 
 std::string describe(const Subproblem& sub) {

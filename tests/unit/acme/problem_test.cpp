@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace secure_api::acme {
 namespace {
 
@@ -36,6 +38,19 @@ TEST(Problem, ParsesTypeDetailStatusAndSubproblems) {
     EXPECT_EQ(problem->subproblems[1].identifier, dns_identifier("example.net"));
     EXPECT_TRUE(is_acme_error(*problem, "malformed"));
     EXPECT_FALSE(is_acme_error(*problem, "badNonce"));
+}
+
+// A "status" that is no HTTP status (99999999999999 printed as HTTP 276447231) is
+// ignored.
+TEST(Problem, IgnoresAStatusThatIsNoHttpStatus) {
+    for (const char* status : {"99999999999999", "-1", "99", "600", "\"400\"", "4.5e2"}) {
+        const std::string text =
+            std::string(R"({"type": "urn:ietf:params:acme:error:malformed", "status": )") + status +
+            "}";
+        auto problem = parse_problem(text);
+        ASSERT_TRUE(problem) << status;
+        EXPECT_FALSE(problem->status) << status;
+    }
 }
 
 TEST(Problem, ErrorIsNamedAfterTheTypeAndSaysEverythingOnOneLine) {
