@@ -13,26 +13,8 @@ namespace {
 
 constexpr auto npos = std::string_view::npos;
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool is_ows(char c) {
     return c == ' ' || c == '\t';
-}
-
-// Optional whitespace around field values and list members (RFC 9110 §5.6.3).
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_ows(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_ows(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 // The members of a comma-separated list field (RFC 9110 §5.6.1), empty ones skipped.
@@ -284,6 +266,23 @@ Result<Url> parse_https_url(std::string_view url) {
         out.target.append("?").append(*parts->query);
     }
     return out;
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_ows(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_ows(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
 }
 
 std::string without_userinfo(std::string_view url) {

@@ -24,6 +24,13 @@ struct Url {
     std::string authority() const;
 };
 
+// ASCII lower case, for field names, tokens, schemes and hosts (RFC 9110 §5.1, §4.2.3).
+std::string lower(std::string_view text);
+
+// The text without the optional whitespace (SP, HTAB) around a field value or list
+// member (RFC 9110 §5.6.3).
+std::string_view trim(std::string_view text);
+
 // RFC 8555 §6.1: ACME runs over HTTPS only, so any other scheme is an error, and so is
 // userinfo (RFC 9110 §4.2.4). A fragment is dropped: it never goes on the wire.
 Result<Url> parse_https_url(std::string_view url);

@@ -1,28 +1,15 @@
 #include "acme/link_header.hpp"
 
+#include "acme/http1.hpp"
+
 #include <algorithm>
-#include <cctype>
 
 namespace secure_api::acme {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
+using http1::lower;
+using http1::trim;
 
 // Splits at `separator` outside <...> and "..." (a quoted string may hold commas).
 std::vector<std::string_view> split_outside_quotes(std::string_view text, char separator) {

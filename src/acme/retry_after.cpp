@@ -1,5 +1,7 @@
 #include "acme/retry_after.hpp"
 
+#include "acme/http1.hpp"
+
 #include <algorithm>
 #include <charconv>
 
@@ -9,15 +11,6 @@ namespace {
 
 // A bound on absurd values so that arithmetic on the delay cannot overflow.
 constexpr std::chrono::seconds longest_delay{std::chrono::days{365}};
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = text.find_last_not_of(" \t");
-    return text.substr(first, last - first + 1);
-}
 
 bool all_digits(std::string_view text) {
     return !text.empty() &&
@@ -36,7 +29,7 @@ std::chrono::seconds delta_seconds(std::string_view digits) {
 } // namespace
 
 Result<std::chrono::seconds> parse_retry_after(std::string_view value, Clock::time_point now) {
-    const std::string_view text = trim(value);
+    const std::string_view text = http1::trim(value);
     if (all_digits(text)) {
         return delta_seconds(text);
     }

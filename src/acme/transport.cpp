@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -299,20 +298,8 @@ std::string build_request(std::string_view method, const http1::Url& url,
     return request;
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
 std::string media_type(std::string_view value) {
-    std::string_view type = value.substr(0, value.find(';'));
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
-        type.remove_suffix(1);
-    }
-    return lower(type);
+    return http1::lower(http1::trim(value.substr(0, value.find(';'))));
 }
 
 // The fields ACME reads, with Location and Link targets made absolute (RFC 8555 §7.1, §7.4.2).
