@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / 'integration' / 'renew'))
 
 import renew_harness as rh  # noqa: E402
 import report  # noqa: E402
-from stacks import log  # noqa: E402
+from stacks import log, nginx_temp_paths  # noqa: E402
 
 DOMAIN = rh.DOMAIN
 EMAIL = f'admin@{DOMAIN}'
@@ -54,11 +54,7 @@ events {{
 }}
 http {{
     access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+{temp_paths}
     server {{
         listen 127.0.0.1:{port};
         root {webroot};
@@ -321,8 +317,9 @@ class Bench:
         directory = self.dir / 'nginx'
         directory.mkdir()
         config = directory / 'nginx.conf'
-        config.write_text(NGINX_WEBROOT.format(dir=directory, port=self.web_port,
-                                               webroot=self.webroot))
+        config.write_text(NGINX_WEBROOT.format(dir=directory,
+                                               temp_paths=nginx_temp_paths(directory),
+                                               port=self.web_port, webroot=self.webroot))
         subprocess.run(['nginx', '-t', '-q', '-e', str(directory / 'error.log'), '-c',
                         str(config)], check=True, capture_output=True, timeout=30)
         process = self.processes.spawn('nginx-webroot', ['nginx', '-e',
@@ -453,8 +450,9 @@ def table(result):
 
 def paired(result, mine, theirs, field):
     """Per-repetition ratios theirs / mine (both runs of one repetition succeeded)."""
-    pairs = zip(result['timing'][mine], result['timing'][theirs])
-    return [b[field] / a[field] for a, b in pairs if a['ok'] and b['ok'] and a[field]]
+    def values(client):
+        return [r[field] if r['ok'] else None for r in result['timing'][client]]
+    return report.paired_ratios(values(theirs), values(mine))
 
 
 def targets(result):
@@ -465,24 +463,17 @@ def targets(result):
         s = report.summary(paired(result, mine, other, 'wall'))
         value = s['median'] if s else None
         rows.append((f'issuance wall time, {other} ÷ secure-api-renew', '> 1×',
-                     f'{report.ratio_cell(s)}: {verdict(value, 1.0, strict=True)}'))
+                     f'{report.ratio_cell(s)}: {report.verdict(value, 1.0, True, strict=True)}'))
     s = report.summary(paired(result, mine, 'uacme', 'rss'))
     value = s['median'] if s else None
     rows.append(('issuance peak RSS, uacme ÷ secure-api-renew', '> 1×',
-                 f'{report.ratio_cell(s)}: {verdict(value, 1.0, strict=True)}'))
+                 f'{report.ratio_cell(s)}: {report.verdict(value, 1.0, True, strict=True)}'))
     nonce = result['nonce'][mine]
     issued = sum(1 for r in nonce if r['ok'])
     share = issued / len(nonce) if nonce else None
     rows.append(('issuance with 50 % of nonces refused', '100 %',
-                 f'{issued} of {len(nonce)}: {verdict(share, 1.0)}'))
+                 f'{issued} of {len(nonce)}: {report.verdict(share, 1.0, True)}'))
     return rows
-
-
-def verdict(value, target, strict=False):
-    if value is None:
-        return 'not measured'
-    met = value > target if strict else value >= target
-    return 'met' if met else '**missed**'
 
 
 def commands_text(renew_binary):

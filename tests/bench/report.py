@@ -52,8 +52,12 @@ def table(header, rows):
     return '\n'.join(lines)
 
 
-def verdict(value, target, higher_is_better):
+def verdict(value, target, higher_is_better, strict=False):
+    """'met' when value reaches target (passes it, with strict), '**missed**' otherwise."""
     if value is None:
         return 'not measured'
-    met = value >= target if higher_is_better else value <= target
+    if strict:
+        met = value > target if higher_is_better else value < target
+    else:
+        met = value >= target if higher_is_better else value <= target
     return 'met' if met else '**missed**'

@@ -277,6 +277,19 @@ def daemon_env(workdir):
     return env
 
 
+# Where nginx keeps request and proxy bodies: in the stack's own directory, never /var/lib.
+NGINX_TEMP_PATHS = """\
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;"""
+
+
+def nginx_temp_paths(directory):
+    return NGINX_TEMP_PATHS.format(dir=directory)
+
+
 NGINX_MAIN = """\
 worker_processes auto;
 pid {dir}/nginx.pid;
@@ -291,11 +304,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+{temp_paths}
     # /square/<10000 digits> needs a request line longer than the default 8k buffers.
     large_client_header_buffers 4 32k;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -352,7 +361,8 @@ class Nginx(Stack):
         self.dir = self.workdir / key
         self.dir.mkdir()
         config = self.dir / 'nginx.conf'
-        config.write_text(NGINX_MAIN.format(dir=self.dir, upstream=upstream, port=self.port,
+        config.write_text(NGINX_MAIN.format(dir=self.dir, temp_paths=nginx_temp_paths(self.dir),
+                                            upstream=upstream, port=self.port,
                                             domain=DOMAIN, cert=pki.fullchain, key=pki.key,
                                             locations=locations))
         run(['nginx', '-t', '-q', '-e', str(self.dir / 'error.log'), '-c', str(config)])
