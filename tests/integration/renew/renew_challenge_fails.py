@@ -4,7 +4,8 @@
 installed files byte-identical, withdraws the challenge it published, and records failures=1 and
 backoff_until about an hour ahead.  The next run without --force is deferred (11) without a CA
 request; --force tries again (failures=2, backoff doubled).  A run while the daemon is down also
-fails before touching the installed files."""
+fails before touching the installed files (against a fresh pebble, so no authorization of
+the first issuance can be reused)."""
 
 import re
 import time
@@ -77,8 +78,12 @@ def main():
             expect_eq(sandbox.snapshot(), before, 'installed material after a failed renewal')
 
         with report.case('daemon down: --force fails (1), files untouched, says why'):
+            # A pebble of its own, where this account holds no valid authorization that
+            # could be reused: the order needs a challenge, and only the daemon could serve it.
+            fresh = sandbox.start_pebble()
             sandbox.daemon.kill()
-            result = sandbox.renew('--force').expect_status(rh.FAILED)
+            result = sandbox.renew('--force', f'--acme.directory={fresh.directory_url}',
+                                   f'--acme.ca-bundle={fresh.ca_bundle}').expect_status(rh.FAILED)
             expect(re.search(r'org\.secureapi\.Daemon1|PublishChallenge|daemon', result.stderr),
                    f'stderr does not say the daemon is missing:\n{result.stderr}')
             expect_eq(sandbox.snapshot(), before, 'installed material after a failed renewal')
